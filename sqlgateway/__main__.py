@@ -1,0 +1,3 @@
+from sqlgateway.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""The `sqlgateway` command: parse flags → Settings → call the library. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from sqlgateway import __version__
+from sqlgateway.settings import Settings
+
+
+def _settings(**overrides: Any) -> Settings:
+    """Settings from the environment with the given flags on top; exits 2 with the reasons."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        print("sqlgateway: invalid configuration:", file=sys.stderr)
+        for problem in error.errors():
+            field = ".".join(str(p) for p in problem["loc"])
+            name = f"SQLGATEWAY_{field.upper()}" if field else "settings"
+            print(f"  {name}: {problem['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from sqlgateway.app import create_app
+
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "database_url": args.database_url,
+    }
+    settings = _settings(**overrides)
+    demo = settings.database_url is None
+    if demo:
+        from sqlgateway.demo import ensure_demo
+        from sqlgateway.embedded import start_embedded
+
+        started = time.perf_counter()
+        print(f"sqlgateway: starting embedded PostgreSQL in {settings.embedded_data_dir} …")
+        settings.embedded_data_dir.parent.mkdir(parents=True, exist_ok=True)
+        server = start_embedded(settings.embedded_data_dir)
+        database = asyncio.run(ensure_demo(server.admin_dsn()))
+        what = "created" if database.created else "reused"
+        print(
+            f"sqlgateway: PostgreSQL {server.version} ready, demo database {what} "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
+        overrides["database_url"] = database.reader_dsn
+    generated_key = None
+    if not settings.api_keys:
+        generated_key = secrets.token_urlsafe(24)
+        overrides["api_keys"] = generated_key
+    settings = _settings(**overrides)
+
+    url = settings.served_url
+    print()
+    print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}")
+    print(f"  OpenAPI spec:   {url}/openapi.yaml")
+    if generated_key:
+        print(f"  API key:        {generated_key}   (generated for this run; set SQLGATEWAY_API_KEYS)")
+    else:
+        print("  API keys:       from SQLGATEWAY_API_KEYS")
+    print("  try:")
+    key = generated_key or "<key>"
+    print(
+        f"    curl -s {url}/query -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' "
+        """-d '{"sql": "SELECT status, count(*) FROM claims GROUP BY status"}'"""
+    )
+    print(flush=True)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def _openapi(args: argparse.Namespace) -> int:
+    from sqlgateway.api.openapi import build_spec, render_yaml
+
+    settings = _settings()
+    sys.stdout.write(render_yaml(build_spec(args.server_url or settings.served_url)))
+    return 0
+
+
+def _database_url(args: argparse.Namespace, settings: Settings) -> str:
+    url = args.database_url or (
+        settings.database_url.get_secret_value() if settings.database_url else None
+    )
+    if not url:
+        print("sqlgateway: give --database-url or set SQLGATEWAY_DATABASE_URL", file=sys.stderr)
+        raise SystemExit(2)
+    return url
+
+
+def _check_role(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from sqlgateway.role import inspect_role
+
+    settings = _settings()
+    url = _database_url(args, settings)
+
+    async def run() -> bool:
+        conn = await asyncpg.connect(url)
+        try:
+            report = await inspect_role(conn)
+        finally:
+            await conn.close()
+        print(report.render())
+        return report.safe
+
+    return 0 if asyncio.run(run()) else 1
+
+
+def _provision_role(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from sqlgateway.role import provision_sql
+
+    settings = _settings()
+    sql = provision_sql(
+        args.role, args.database, tuple(args.schema or ["public"]), settings, password=args.password
+    )
+    if not args.apply:
+        sys.stdout.write(sql)
+        return 0
+    admin_url = args.admin_url
+    if not admin_url:
+        print("sqlgateway: --apply needs --admin-url (an administrator's URL)", file=sys.stderr)
+        return 2
+
+    async def run() -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+    print(f"sqlgateway: role {args.role} provisioned in database {args.database}")
+    return 0
+
+
+def _settings_doc(args: argparse.Namespace) -> int:
+    from sqlgateway.settings_doc import settings_markdown
+
+    sys.stdout.write(settings_markdown())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sqlgateway", description="Read-only SQL gateway for GPT actions over PostgreSQL."
+    )
+    parser.add_argument("--version", action="version", version=f"sqlgateway {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the gateway (embedded demo PostgreSQL unless a database URL is given)",
+    )
+    serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
+    serve.add_argument(
+        "--database-url", help="PostgreSQL URL to serve (default: the embedded demo)"
+    )
+    serve.set_defaults(func=_serve)
+
+    openapi = commands.add_parser("openapi", help="print the OpenAPI spec (YAML)")
+    openapi.add_argument("--server-url", help="servers[0].url (default SQLGATEWAY_PUBLIC_URL)")
+    openapi.set_defaults(func=_openapi)
+
+    check = commands.add_parser(
+        "check-role", help="report whether the database role is safe to serve with (exit 1 if not)"
+    )
+    check.add_argument("--database-url", help="URL to check (default SQLGATEWAY_DATABASE_URL)")
+    check.set_defaults(func=_check_role)
+
+    provision = commands.add_parser(
+        "provision-role", help="print (or --apply) the SQL that creates a read-only role"
+    )
+    provision.add_argument("--role", default="sqlgateway_reader", help="role name")
+    provision.add_argument("--database", required=True, help="database the role reads")
+    provision.add_argument(
+        "--schema", action="append", help="schema to grant SELECT on (repeatable; default public)"
+    )
+    provision.add_argument("--password", help="login password to set (omit for peer/cert auth)")
+    provision.add_argument("--apply", action="store_true", help="run the SQL instead of printing")
+    provision.add_argument("--admin-url", help="administrator URL of the database, for --apply")
+    provision.set_defaults(func=_provision_role)
+
+    settings = commands.add_parser("settings", help="print the settings table (Markdown)")
+    settings.set_defaults(func=_settings_doc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result

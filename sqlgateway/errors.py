@@ -1,0 +1,146 @@
+"""The one error hierarchy of sqlgateway; `render_error` turns any of them into the API's shape.
+
+    GatewayError                    base: status_code, code, message, hint, sqlstate, position
+    ├── GuardError                  raised by the pure guard, nothing else leaves it
+    │   ├── RejectedError           400 rejected: the SQL is valid but not allowed (names the construct)
+    │   └── SQLSyntaxError          400 syntax_error: the SQL does not parse (line, column, excerpt)
+    ├── QueryError                  400 query_error: PostgreSQL refused the statement (SQLSTATE, hint)
+    ├── QueryTimeoutError           504 timeout: statement timeout or request deadline reached
+    ├── InvalidRequestError         400/422 invalid_request: body is not JSON or has wrong fields
+    ├── PayloadTooLargeError        413 payload_too_large: request body over the limit
+    ├── UnauthorizedError           401 unauthorized: missing or wrong credentials (WWW-Authenticate)
+    ├── NotFoundError               404 not_found: no such endpoint
+    ├── MethodNotAllowedError       405 method_not_allowed
+    ├── UnavailableError            503 unavailable: database unreachable or pool exhausted (Retry-After)
+    └── InternalError               500 internal_error: a bug; the message never carries details
+
+Every class has a stable `code`; clients (and the GPT) may rely on codes, never on messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+
+
+class GatewayError(Exception):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        sqlstate: str | None = None,
+        position: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.sqlstate = sqlstate
+        self.position = position
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint is not None:
+            error["hint"] = self.hint
+        if self.sqlstate is not None:
+            error["sqlstate"] = self.sqlstate
+        if self.position is not None:
+            error["position"] = self.position
+        return {"error": error}
+
+
+class GuardError(GatewayError):
+    """Raised by the guard; the only exception type the guard lets out."""
+
+    status_code = 400
+
+
+class RejectedError(GuardError):
+    code = "rejected"
+
+    def __init__(self, message: str, *, construct: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.construct = construct
+
+
+class SQLSyntaxError(GuardError):
+    code = "syntax_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        position: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, position=position, hint=hint)
+        self.line = line
+        self.column = column
+
+
+class QueryError(GatewayError):
+    status_code = 400
+    code = "query_error"
+
+
+class QueryTimeoutError(GatewayError):
+    status_code = 504
+    code = "timeout"
+
+
+class InvalidRequestError(GatewayError):
+    status_code = 422
+    code = "invalid_request"
+
+    def __init__(self, message: str, *, status_code: int = 422, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code  # type: ignore[misc]
+
+
+class PayloadTooLargeError(GatewayError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnauthorizedError(GatewayError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(self, message: str, *, challenge: str = 'Bearer realm="sqlgateway"') -> None:
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class NotFoundError(GatewayError):
+    status_code = 404
+    code = "not_found"
+
+
+class MethodNotAllowedError(GatewayError):
+    status_code = 405
+    code = "method_not_allowed"
+
+
+class UnavailableError(GatewayError):
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, headers={"Retry-After": str(retry_after_s)})
+
+
+class InternalError(GatewayError):
+    status_code = 500
+    code = "internal_error"
+
+
+def render_error(error: GatewayError) -> bytes:
+    """The serialized body for `error`, the same shape for every failure."""
+    return orjson.dumps(error.body())

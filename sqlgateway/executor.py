@@ -1,0 +1,283 @@
+"""The pool, the read-only transaction, the timeout, and streaming rows into the encoder.
+
+One query costs: BEGIN READ ONLY + SET LOCAL (one round trip, simple protocol, no user text),
+prepare (extended protocol: exactly one statement), bind/execute with a row limit (repeated
+while the encoder wants rows), ROLLBACK. The pool's own reset query is skipped: ROLLBACK
+already ends everything a read-only, guard-approved statement can start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+import asyncpg.exceptions as pgerr
+
+from sqlgateway.cost import check_plan, estimate
+from sqlgateway.encode import Column, EncodedResult, ResultEncoder, converter_for
+from sqlgateway.errors import (
+    GatewayError,
+    QueryError,
+    QueryTimeoutError,
+    RejectedError,
+    UnavailableError,
+)
+from sqlgateway.role import UnsafeRoleError, inspect_role
+from sqlgateway.settings import Settings
+
+APPLICATION_NAME = "sqlgateway"
+
+logger = logging.getLogger("sqlgateway")
+
+_EXPLAIN = "EXPLAIN (FORMAT JSON) "
+
+#: PostgreSQL errors that mean the server or the connection is gone, not that the SQL is wrong.
+_UNAVAILABLE = (
+    pgerr.PostgresConnectionError,  # class 08
+    pgerr.CannotConnectNowError,  # 57P03
+    pgerr.AdminShutdownError,  # 57P01
+    pgerr.CrashShutdownError,  # 57P02
+    pgerr.TooManyConnectionsError,  # 53300
+    pgerr.InterfaceError,
+    pgerr.InternalClientError,
+    OSError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPlan:
+    """What the executor needs to know about an approved statement."""
+
+    sql: str
+    has_order_by: bool
+    max_rows: int | None = None
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    """Every new connection: check the role is safe to serve with, then set the codecs."""
+    report = await inspect_role(conn)
+    if not report.safe:
+        raise UnsafeRoleError(report)
+    # numeric as PostgreSQL's text keeps every digit; interval as ISO 8601 text keeps months.
+    await conn.set_type_codec(
+        "numeric", schema="pg_catalog", encoder=str, decoder=str, format="text"
+    )
+    await conn.set_type_codec(
+        "interval", schema="pg_catalog", encoder=str, decoder=str, format="text"
+    )
+
+
+async def _keep_connection(conn: asyncpg.Connection) -> None:
+    """Pool reset hook: nothing to do, `run` ends every checkout with ROLLBACK."""
+
+
+def _describe_type(attribute: Any) -> tuple[str, str]:
+    pg_type = attribute.type
+    name = str(pg_type.name)
+    kind = str(pg_type.kind)
+    if kind == "array" and name.startswith("_"):  # some asyncpg versions name arrays _elem
+        return f"{name[1:]}[]", kind
+    return name, kind
+
+
+def _position(error: pgerr.PostgresError) -> int | None:
+    raw = getattr(error, "position", None)
+    try:
+        position = int(raw) if raw else None
+    except ValueError:
+        return None
+    if position is None:
+        return None
+    return max(1, position - getattr(error, "position_offset", 0))
+
+
+def caret_excerpt(sql: str, position: int | None) -> str | None:
+    """The line of `sql` holding 1-based `position`, with a caret under it."""
+    if position is None or not 1 <= position <= len(sql) + 1:
+        return None
+    start = sql.rfind("\n", 0, position - 1) + 1
+    end = sql.find("\n", position - 1)
+    line = sql[start : end if end != -1 else len(sql)]
+    column = position - start
+    return f"{line}\n{' ' * (column - 1)}^"
+
+
+class Database:
+    """A bounded pool to one PostgreSQL, and the one way queries run on it."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self._settings = settings
+        self._begin = (
+            "BEGIN TRANSACTION READ ONLY; "
+            f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}"
+        )
+
+    @classmethod
+    async def connect(cls, dsn: str, settings: Settings) -> Database:
+        """A pool to `dsn`. If the database cannot be reached now, the gateway still starts:
+        the pool connects lazily and requests answer 503 until the database is back."""
+        options: dict[str, Any] = {
+            "max_size": settings.pool_max_size,
+            "statement_cache_size": 0,  # model SQL is literal and one-off: caching only churns
+            "init": _init_connection,
+            "reset": _keep_connection,
+            "server_settings": {
+                "application_name": APPLICATION_NAME,
+                "default_transaction_read_only": "on",
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "IntervalStyle": "iso_8601",
+            },
+        }
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=settings.pool_min_size, **options)
+        except UnsafeRoleError:
+            raise
+        except (*_UNAVAILABLE, pgerr.PostgresError, asyncio.TimeoutError) as error:
+            logger.warning(
+                "database unreachable at start (%s); requests get 503 until it answers",
+                type(error).__name__,
+            )
+            pool = await asyncpg.create_pool(dsn, min_size=0, **options)
+        return cls(pool, settings)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.execute("SELECT 1")
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        timeout_s = self._settings.pool_acquire_timeout_ms / 1000
+        try:
+            conn = await self.pool.acquire(timeout=timeout_s)
+        except asyncio.TimeoutError:
+            raise UnavailableError(
+                f"all {self._settings.pool_max_size} database connections are busy",
+                hint="retry in a moment",
+            ) from None
+        except UnsafeRoleError as error:
+            logger.error("%s", error)
+            raise UnavailableError(
+                "the gateway's database role is not read-only; the operator must fix it"
+            ) from None
+        except (*_UNAVAILABLE, pgerr.PostgresError) as error:
+            # refused, unreachable, bad credentials: the operator's problem, not the SQL's
+            raise UnavailableError(
+                f"cannot connect to the database ({type(error).__name__})",
+                hint="retry in a moment",
+            ) from None
+        healthy = False
+        try:
+            yield conn
+            healthy = True
+        finally:
+            if not healthy and not conn.is_closed():
+                # Unknown state (cancelled mid-protocol, broken socket): never reuse it.
+                conn.terminate()
+            await self.pool.release(conn)
+
+    async def run(self, plan: QueryPlan) -> EncodedResult:
+        """Run an approved statement read-only and encode at most the budget of rows."""
+        settings = self._settings
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(settings.request_deadline_ms / 1000):
+                async with self._connection() as conn:
+                    encoder = await self._stream(conn, plan)
+        except TimeoutError:
+            raise self._timeout_error() from None
+        except GatewayError:
+            raise
+        except pgerr.QueryCanceledError:
+            raise self._timeout_error() from None
+        except pgerr.ReadOnlySQLTransactionError as error:
+            raise RejectedError(
+                f"PostgreSQL refused a write in the read-only transaction: {error}",
+                construct="write",
+                hint="this gateway only reads; rewrite the statement as a SELECT",
+            ) from None
+        except _UNAVAILABLE as error:
+            raise UnavailableError(
+                f"the database connection failed ({type(error).__name__})",
+                hint="retry in a moment",
+            ) from None
+        except pgerr.PostgresError as error:
+            raise self._query_error(error, plan.sql) from None
+        return encoder.finish((time.perf_counter() - started) * 1000)
+
+    async def _stream(self, conn: asyncpg.Connection, plan: QueryPlan) -> ResultEncoder:
+        settings = self._settings
+        await conn.execute(self._begin)
+        try:
+            if settings.max_plan_cost or settings.max_plan_rows:
+                try:
+                    explained = await conn.fetchval(_EXPLAIN + plan.sql)
+                except pgerr.PostgresError as error:
+                    # positions must point into the SQL the model sees, not into "EXPLAIN …"
+                    error.position_offset = len(_EXPLAIN)  # type: ignore[attr-defined]
+                    raise
+                check_plan(
+                    estimate(orjson.loads(explained), plan.max_rows),
+                    max_cost=settings.max_plan_cost,
+                    max_rows=settings.max_plan_rows,
+                )
+            statement = await conn.prepare(plan.sql)
+            columns: list[Column] = []
+            converters = []
+            for attribute in statement.get_attributes():
+                type_name, kind = _describe_type(attribute)
+                columns.append(Column(attribute.name, type_name))
+                converters.append(converter_for(type_name, kind, settings.max_cell_chars))
+            encoder = ResultEncoder(
+                columns,
+                converters,
+                max_chars=settings.max_response_chars,
+                max_rows=plan.max_rows,
+                has_order_by=plan.has_order_by,
+            )
+            prefetch = settings.cursor_prefetch_rows
+            if plan.max_rows is not None:
+                prefetch = min(prefetch, plan.max_rows + 1)
+            async for record in statement.cursor(prefetch=prefetch):
+                if not encoder.add(record):
+                    break
+        finally:
+            if not conn.is_closed():
+                await conn.execute("ROLLBACK")
+        return encoder
+
+    def _timeout_error(self) -> QueryTimeoutError:
+        ms = self._settings.statement_timeout_ms
+        return QueryTimeoutError(
+            f"the query was cancelled after SQLGATEWAY_STATEMENT_TIMEOUT_MS={ms} ms",
+            hint="make it cheaper: filter with WHERE on indexed columns, aggregate, "
+            "or add LIMIT",
+        )
+
+    @staticmethod
+    def _query_error(error: pgerr.PostgresError, sql: str) -> QueryError:
+        position = _position(error)
+        message = str(getattr(error, "message", None) or error)
+        detail = getattr(error, "detail", None)
+        if detail:
+            message = f"{message} ({detail})"
+        hint = getattr(error, "hint", None)
+        excerpt = caret_excerpt(sql, position)
+        if excerpt:
+            message = f"{message}\n{excerpt}"
+        return QueryError(
+            message,
+            hint=hint,
+            sqlstate=getattr(error, "sqlstate", None),
+            position=position,
+        )

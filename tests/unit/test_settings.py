@@ -1,0 +1,70 @@
+"""settings: defaults, limits, and the refusal of values the GPT platform cannot live with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from sqlgateway.cli import main
+from sqlgateway.settings import Settings
+from sqlgateway.settings_doc import settings_markdown
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_defaults_fit_the_platform_limits() -> None:
+    settings = Settings()
+    assert settings.statement_timeout_ms == 25_000
+    assert settings.statement_timeout_ms < settings.request_deadline_ms < 45_000
+    assert settings.max_response_chars < 100_000
+    assert settings.max_request_chars == 100_000
+
+
+def test_statement_timeout_at_the_platform_limit_is_refused_with_a_clear_message() -> None:
+    with pytest.raises(ValidationError, match="45000 ms request timeout"):
+        Settings(statement_timeout_ms=45_000)
+
+
+def test_deadline_must_sit_between_statement_timeout_and_platform_limit() -> None:
+    with pytest.raises(ValidationError, match="REQUEST_DEADLINE_MS"):
+        Settings(statement_timeout_ms=30_000, request_deadline_ms=30_000)
+
+
+def test_response_limit_cannot_exceed_the_platform_payload() -> None:
+    with pytest.raises(ValidationError):
+        Settings(max_response_chars=100_001)
+
+
+def test_lists_are_comma_separated_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "alpha, beta,,")
+    monkeypatch.setenv("SQLGATEWAY_ALLOWED_SCHEMAS", "public,sales")
+    settings = Settings()
+    assert [k.get_secret_value() for k in settings.api_keys] == ["alpha", "beta"]
+    assert settings.allowed_schemas == ("public", "sales")
+
+
+def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "supersecret")
+    monkeypatch.setenv("SQLGATEWAY_DATABASE_URL", "postgresql://u:pw-123@h/db")
+    text = repr(Settings())
+    assert "supersecret" not in text and "pw-123" not in text
+
+
+def test_serve_refuses_a_bad_timeout_before_starting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SQLGATEWAY_STATEMENT_TIMEOUT_MS", "60000")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--database-url", "postgresql://127.0.0.1:1/x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "SQLGATEWAY_STATEMENT_TIMEOUT_MS" in err and "45000" in err
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert settings_markdown() in readme, "README settings table is stale: sqlgateway settings"
+    for name in Settings.model_fields:
+        assert f"SQLGATEWAY_{name.upper()}" in readme
