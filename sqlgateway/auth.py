@@ -19,7 +19,9 @@ class ApiKeyAuthenticator:
     def __init__(self, keys: Sequence[SecretStr]) -> None:
         if not keys:
             raise ValueError("at least one API key is required")
-        self._keys = [(f"key{i + 1}", key.get_secret_value().encode()) for i, key in enumerate(keys)]
+        self._keys = [
+            (f"key{i + 1}", key.get_secret_value().encode()) for i, key in enumerate(keys)
+        ]
 
     def authenticate(self, authorization: str | None) -> str:
         """The actor name for a valid `Authorization` header value, else UnauthorizedError."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -40,16 +41,20 @@ def _serve(args: argparse.Namespace) -> int:
         "database_url": args.database_url,
     }
     settings = _settings(**overrides)
-    demo = settings.database_url is None
-    if demo:
-        from sqlgateway.demo import ensure_demo
-        from sqlgateway.embedded import start_embedded
+    server = None
+    if settings.database_url is None:
+        from sqlgateway.demo import DemoError, ensure_demo
+        from sqlgateway.embedded import EmbeddedServerError, start_embedded
 
         started = time.perf_counter()
         print(f"sqlgateway: starting embedded PostgreSQL in {settings.embedded_data_dir} …")
         settings.embedded_data_dir.parent.mkdir(parents=True, exist_ok=True)
-        server = start_embedded(settings.embedded_data_dir)
-        database = asyncio.run(ensure_demo(server.admin_dsn()))
+        try:
+            server = start_embedded(settings.embedded_data_dir)
+            database = asyncio.run(ensure_demo(server.admin_dsn()))
+        except (EmbeddedServerError, DemoError) as error:
+            print(f"sqlgateway: {error}", file=sys.stderr)
+            return 1
         what = "created" if database.created else "reused"
         print(
             f"sqlgateway: PostgreSQL {server.version} ready, demo database {what} "
@@ -67,7 +72,9 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}")
     print(f"  OpenAPI spec:   {url}/openapi.yaml")
     if generated_key:
-        print(f"  API key:        {generated_key}   (generated for this run; set SQLGATEWAY_API_KEYS)")
+        print(
+            f"  API key:        {generated_key}   (generated for this run; set SQLGATEWAY_API_KEYS)"
+        )
     else:
         print("  API keys:       from SQLGATEWAY_API_KEYS")
     print("  try:")
@@ -78,14 +85,25 @@ def _serve(args: argparse.Namespace) -> int:
         """-d '{"sql": "SELECT status, count(*) FROM claims GROUP BY status"}'"""
     )
     print(flush=True)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-    )
+    # uvicorn re-raises the signal that stopped it once it has shut down; turn SIGTERM into a
+    # normal exit so the embedded server below is stopped too.
+    signal.signal(signal.SIGTERM, _exit_normally)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            proxy_headers=False,
+        )
+    finally:
+        if server is not None:
+            server.stop()
     return 0
+
+
+def _exit_normally(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _openapi(args: argparse.Namespace) -> int:

@@ -19,7 +19,9 @@ from sqlgateway.errors import RejectedError
 STREAMED_ROWS_ESTIMATE = 5_000
 
 #: Nodes that read all of their input before returning their first row.
-_BLOCKING = frozenset({"Sort", "Aggregate", "Hash", "Materialize", "WindowAgg", "SetOp", "Gather Merge"})
+_BLOCKING = frozenset(
+    {"Sort", "Aggregate", "Hash", "Materialize", "WindowAgg", "SetOp", "Gather Merge"}
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import decimal
 import ipaddress
 import math
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,10 +70,11 @@ def _numeric(value: str | decimal.Decimal) -> Any:
 
 
 def _timestamp(value: dt.datetime) -> Any:
-    if value.year == dt.MAXYEAR and value.month == 12 and value.day == 31:
-        if value.time() == dt.time.max:
-            return "infinity"
-    if value.year == dt.MINYEAR and value.month == 1 and value.day == 1 and value.time() == dt.time():
+    # asyncpg decodes PostgreSQL's 'infinity' and '-infinity' as the extreme datetimes
+    naive = value.replace(tzinfo=None)
+    if naive == dt.datetime.max:
+        return "infinity"
+    if naive == dt.datetime.min:
         return "-infinity"
     return value
 
@@ -222,7 +223,7 @@ class ResultEncoder:
     def row_count(self) -> int:
         return len(self._rows)
 
-    def add(self, row: Sequence[Any]) -> bool:
+    def add(self, row: Iterable[Any]) -> bool:
         """Encode `row`; False (and the row left out) once the budget or max_rows is reached."""
         if self._max_rows is not None and len(self._rows) >= self._max_rows:
             self.overflow = True
@@ -253,7 +254,9 @@ class ResultEncoder:
         per_cell = room // max(1, len(values))
         while per_cell >= 0:
             cells = [
-                clip_text(text.decode(), per_cell) if len(text) > per_cell else orjson.Fragment(text)
+                clip_text(text.decode(), per_cell)
+                if len(text) > per_cell
+                else orjson.Fragment(text)
                 for text in texts
             ]
             encoded = _dump(cells)

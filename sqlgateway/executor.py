@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import orjson
 import asyncpg.exceptions as pgerr
+import orjson
+from asyncpg.pool import PoolConnectionProxy
 
 from sqlgateway.cost import check_plan, estimate
 from sqlgateway.encode import Column, EncodedResult, ResultEncoder, converter_for
@@ -140,7 +141,7 @@ class Database:
             pool = await asyncpg.create_pool(dsn, min_size=settings.pool_min_size, **options)
         except UnsafeRoleError:
             raise
-        except (*_UNAVAILABLE, pgerr.PostgresError, asyncio.TimeoutError) as error:
+        except (TimeoutError, *_UNAVAILABLE, pgerr.PostgresError) as error:
             logger.warning(
                 "database unreachable at start (%s); requests get 503 until it answers",
                 type(error).__name__,
@@ -156,11 +157,11 @@ class Database:
             await conn.execute("SELECT 1")
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+    async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
         timeout_s = self._settings.pool_acquire_timeout_ms / 1000
         try:
             conn = await self.pool.acquire(timeout=timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise UnavailableError(
                 f"all {self._settings.pool_max_size} database connections are busy",
                 hint="retry in a moment",
@@ -215,7 +216,7 @@ class Database:
             raise self._query_error(error, plan.sql) from None
         return encoder.finish((time.perf_counter() - started) * 1000)
 
-    async def _stream(self, conn: asyncpg.Connection, plan: QueryPlan) -> ResultEncoder:
+    async def _stream(self, conn: PoolConnectionProxy, plan: QueryPlan) -> ResultEncoder:
         settings = self._settings
         await conn.execute(self._begin)
         try:
@@ -260,8 +261,7 @@ class Database:
         ms = self._settings.statement_timeout_ms
         return QueryTimeoutError(
             f"the query was cancelled after SQLGATEWAY_STATEMENT_TIMEOUT_MS={ms} ms",
-            hint="make it cheaper: filter with WHERE on indexed columns, aggregate, "
-            "or add LIMIT",
+            hint="make it cheaper: filter with WHERE on indexed columns, aggregate, or add LIMIT",
         )
 
     @staticmethod

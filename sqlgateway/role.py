@@ -28,31 +28,27 @@ DANGEROUS_MEMBERSHIPS = (
 )
 
 #: Functions PUBLIC may execute by default that write (large objects, WAL), hold locks that
-#: outlive a ROLLBACK, or talk to other sessions. `provision_sql` revokes them.
+#: outlive a ROLLBACK, or talk to other sessions. `provision_sql` revokes every overload of
+#: them (signatures differ between versions: PostgreSQL 17 added an argument to
+#: pg_logical_emit_message).
 PUBLIC_FUNCTIONS_TO_REVOKE = (
-    "lo_create(oid)",
-    "lo_creat(integer)",
-    "lo_from_bytea(oid, bytea)",
-    "lo_put(oid, bigint, bytea)",
-    "lo_open(oid, integer)",
-    "lowrite(integer, bytea)",
-    "lo_unlink(oid)",
-    "lo_truncate(integer, integer)",
-    "lo_truncate64(integer, bigint)",
-    "lo_import(text)",
-    "lo_import(text, oid)",
-    "lo_export(oid, text)",
-    "pg_logical_emit_message(boolean, text, text)",
-    "pg_logical_emit_message(boolean, text, bytea)",
-    "pg_advisory_lock(bigint)",
-    "pg_advisory_lock(integer, integer)",
-    "pg_advisory_lock_shared(bigint)",
-    "pg_advisory_lock_shared(integer, integer)",
-    "pg_try_advisory_lock(bigint)",
-    "pg_try_advisory_lock(integer, integer)",
-    "pg_try_advisory_lock_shared(bigint)",
-    "pg_try_advisory_lock_shared(integer, integer)",
-    "pg_notify(text, text)",
+    "lo_create",
+    "lo_creat",
+    "lo_from_bytea",
+    "lo_put",
+    "lo_open",
+    "lowrite",
+    "lo_unlink",
+    "lo_truncate",
+    "lo_truncate64",
+    "lo_import",
+    "lo_export",
+    "pg_logical_emit_message",
+    "pg_advisory_lock",
+    "pg_advisory_lock_shared",
+    "pg_try_advisory_lock",
+    "pg_try_advisory_lock_shared",
+    "pg_notify",
 )
 
 
@@ -224,7 +220,13 @@ def provision_sql(
         "large objects,\n-- advisory locks or NOTIFY need an explicit "
         "GRANT EXECUTE ON FUNCTION … TO <their role>."
     )
-    for function in PUBLIC_FUNCTIONS_TO_REVOKE:
-        lines.append(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{function} FROM PUBLIC;")
+    names = ", ".join(quote_literal(name) for name in PUBLIC_FUNCTIONS_TO_REVOKE)
+    lines += [
+        "DO $$ DECLARE f regprocedure; BEGIN",
+        "  FOR f IN SELECT p.oid::regprocedure FROM pg_proc p",
+        f"    WHERE p.pronamespace = 'pg_catalog'::regnamespace AND p.proname IN ({names})",
+        "  LOOP EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f); END LOOP;",
+        "END $$;",
+    ]
     lines.append("COMMIT;")
     return "\n".join(lines) + "\n"

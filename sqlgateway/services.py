@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from sqlgateway.executor import Database
-from sqlgateway.guard import GuardPolicy, Verdict, check_sql
+from sqlgateway.guard import GuardPolicy, Verdict
+from sqlgateway.guard import check_sql as parser_guard
 from sqlgateway.settings import Settings
 
 Guard = Callable[[str, GuardPolicy], Verdict]
@@ -23,7 +24,7 @@ class Services:
     check_sql: Callable[[str], Verdict]
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, guard: Guard = check_sql) -> Services:
+    def build(cls, settings: Settings, database: Database, guard: Guard = parser_guard) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
         @lru_cache(maxsize=VERDICT_CACHE_SIZE)

@@ -143,7 +143,10 @@ class Settings(BaseSettings):
         return _split_commas(value)
 
     @field_validator(
-        "allowed_functions", "allowed_schemas", "allowed_tables", "allowed_system_relations",
+        "allowed_functions",
+        "allowed_schemas",
+        "allowed_tables",
+        "allowed_system_relations",
         mode="before",
     )
     @classmethod

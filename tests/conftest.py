@@ -127,7 +127,9 @@ def _embedded(config: pytest.Config) -> Iterator[str]:
 def demo(pg_admin_dsn: str) -> DemoDatabase:
     """The demo insurance database (TEST_CLAIMS claims) and its read-only role."""
     return asyncio.run(
-        ensure_demo(pg_admin_dsn, database=TEST_DATABASE, reader_role=TEST_READER, claims=TEST_CLAIMS)
+        ensure_demo(
+            pg_admin_dsn, database=TEST_DATABASE, reader_role=TEST_READER, claims=TEST_CLAIMS
+        )
     )
 
 

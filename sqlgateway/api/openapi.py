@@ -202,7 +202,8 @@ def build_spec(server_url: str) -> dict[str, Any]:
 
 
 def render_yaml(spec: dict[str, Any]) -> str:
-    return yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+    text: str = yaml.safe_dump(spec, sort_keys=False, allow_unicode=True, width=100)
+    return text
 
 
 async def openapi_yaml(request: Request) -> Response:

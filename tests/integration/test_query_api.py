@@ -30,7 +30,8 @@ def error_of(response: Any) -> dict[str, Any]:
 
 def test_point_lookup_returns_the_row_as_stored(client: TestClient, demo: DemoDatabase) -> None:
     response = query(
-        client, "SELECT claim_id, claim_number, status, amount_claimed FROM claims WHERE claim_id = 42"
+        client,
+        "SELECT claim_id, claim_number, status, amount_claimed FROM claims WHERE claim_id = 42",
     )
     assert response.status_code == 200
     body = response.json()
@@ -184,7 +185,11 @@ def test_read_only_transaction_stops_writes_even_without_the_guard(
 ) -> None:
     client = make_client(guard=_no_guard)
     before = snapshot(demo.admin_dsn)
-    for sql in ("DELETE FROM claims", "UPDATE policies SET status = 'lapsed'", "CREATE TABLE t (a int)"):
+    for sql in (
+        "DELETE FROM claims",
+        "UPDATE policies SET status = 'lapsed'",
+        "CREATE TABLE t (a int)",
+    ):
         response = query(client, sql)
         assert response.status_code == 400, sql
         assert error_of(response)["code"] in {"rejected", "query_error"}
@@ -214,7 +219,9 @@ def test_statement_timeout_cancels_the_query_and_the_pool_stays_healthy(
     _pool_connections_healthy(client)
 
 
-def test_expensive_query_hits_the_timeout_through_the_real_guard(make_client: ClientFactory) -> None:
+def test_expensive_query_hits_the_timeout_through_the_real_guard(
+    make_client: ClientFactory,
+) -> None:
     client = make_client(statement_timeout_ms=200, request_deadline_ms=5_000, max_plan_cost=0)
     response = query(client, "SELECT count(*) FROM generate_series(1, 1000000000)")
     assert response.status_code == 504 and error_of(response)["code"] == "timeout"
@@ -302,7 +309,11 @@ def test_query_error_carries_sqlstate_position_and_excerpt(client: TestClient) -
 
 
 def test_missing_or_wrong_key_is_unauthorized(client: TestClient) -> None:
-    for headers in ({"Authorization": ""}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+    for headers in (
+        {"Authorization": ""},
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic x"},
+    ):
         response = client.post("/query", json={"sql": "SELECT 1"}, headers=headers)
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer")

@@ -24,7 +24,9 @@ def test_each_configured_key_is_accepted_and_named(authenticator: ApiKeyAuthenti
 @pytest.mark.parametrize(
     "header", [None, "", "Bearer", "Bearer ", "Bearer wrong", "Basic YWxwaGEta2V5", "alpha-key"]
 )
-def test_anything_else_is_unauthorized(authenticator: ApiKeyAuthenticator, header: str | None) -> None:
+def test_anything_else_is_unauthorized(
+    authenticator: ApiKeyAuthenticator, header: str | None
+) -> None:
     with pytest.raises(UnauthorizedError) as info:
         authenticator.authenticate(header)
     assert info.value.headers["WWW-Authenticate"].startswith("Bearer")

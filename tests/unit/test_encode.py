@@ -164,7 +164,9 @@ def test_unordered_truncation_warns_that_rows_are_arbitrary() -> None:
 
 
 def test_huge_cell_is_clipped_with_marker_not_dropped() -> None:
-    decoded = encode([["z" * 50_000, 7]], [("text", "scalar"), ("int4", "scalar")], max_cell_chars=500)
+    decoded = encode(
+        [["z" * 50_000, 7]], [("text", "scalar"), ("int4", "scalar")], max_cell_chars=500
+    )
     cell = decoded["rows"][0][0]
     assert cell.startswith("z" * 500)
     assert cell.endswith("…[clipped 500/50000 chars]")

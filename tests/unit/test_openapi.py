@@ -30,9 +30,7 @@ def test_spec_validates() -> None:
 
 def _operations(spec: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
     return [
-        (path, method, op)
-        for path, item in spec["paths"].items()
-        for method, op in item.items()
+        (path, method, op) for path, item in spec["paths"].items() for method, op in item.items()
     ]
 
 
