@@ -33,8 +33,19 @@ class PlanEstimate:
 
 
 def estimate(plan_json: Any, max_rows: int | None = None) -> PlanEstimate:
-    """Summarise the output of `EXPLAIN (FORMAT JSON)` for one statement."""
-    root = plan_json[0]["Plan"] if isinstance(plan_json, list) else plan_json["Plan"]
+    """Summarise the output of `EXPLAIN (FORMAT JSON)` for one statement.
+
+    RejectedError if PostgreSQL did not plan it as a query (utility statements explain as
+    `["Utility Statement"]`)."""
+    try:
+        root = plan_json[0]["Plan"]
+        root["Total Cost"]
+    except (LookupError, TypeError):
+        raise RejectedError(
+            "PostgreSQL does not plan this statement as a query",
+            construct="statement",
+            hint="only SELECT, WITH … SELECT, VALUES and TABLE are run",
+        ) from None
     startup = float(root["Startup Cost"])
     total = float(root["Total Cost"])
     rows = max(float(root["Plan Rows"]), 1.0)

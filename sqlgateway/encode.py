@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from sqlgateway.errors import RejectedError
+
 Converter = Callable[[Any], Any]
 
 #: Room kept at the end of the body for row_count, truncated, notice and elapsed_ms.
@@ -217,7 +219,11 @@ class ResultEncoder:
         self._used = len(self._prefix) + SUFFIX_RESERVE_CHARS
         self.overflow = False  # a row was left out for lack of room or rows
         if self._used > max_chars:
-            raise ValueError("max_chars is too small for the column list")
+            raise RejectedError(
+                f"the {len(columns)} column names alone do not fit in a response",
+                construct="columns",
+                hint="select fewer columns",
+            )
 
     @property
     def row_count(self) -> int:

@@ -41,13 +41,11 @@ _EXPLAIN = "EXPLAIN (FORMAT JSON) "
 
 #: PostgreSQL errors that mean the server or the connection is gone, not that the SQL is wrong.
 _UNAVAILABLE = (
-    pgerr.PostgresConnectionError,  # class 08
+    pgerr.PostgresConnectionError,  # class 08, also ConnectionDoesNotExistError
     pgerr.CannotConnectNowError,  # 57P03
     pgerr.AdminShutdownError,  # 57P01
     pgerr.CrashShutdownError,  # 57P02
     pgerr.TooManyConnectionsError,  # 53300
-    pgerr.InterfaceError,
-    pgerr.InternalClientError,
     OSError,
 )
 
@@ -177,14 +175,22 @@ class Database:
                 f"cannot connect to the database ({type(error).__name__})",
                 hint="retry in a moment",
             ) from None
-        healthy = False
         try:
             yield conn
-            healthy = True
-        finally:
-            if not healthy and not conn.is_closed():
-                # Unknown state (cancelled mid-protocol, broken socket): never reuse it.
+        except (pgerr.PostgresError, GatewayError):
+            # PostgreSQL reported it, or we refused after ROLLBACK: the connection is idle.
+            raise
+        except BaseException as error:
+            # Cancelled mid-protocol, deadline, driver trouble: state unknown, never reuse it.
+            lost = conn.is_closed()
+            if not lost:
                 conn.terminate()
+            if lost and isinstance(error, Exception):
+                raise UnavailableError(
+                    "the database connection was lost", hint="retry in a moment"
+                ) from None
+            raise
+        finally:
             await self.pool.release(conn)
 
     async def run(self, plan: QueryPlan) -> EncodedResult:
@@ -214,6 +220,14 @@ class Database:
             ) from None
         except pgerr.PostgresError as error:
             raise self._query_error(error, plan.sql) from None
+        except (pgerr.InterfaceError, pgerr.InternalClientError) as error:
+            # the driver refused before or while talking to the server (e.g. $1 parameters,
+            # a result type it cannot decode); the connection was discarded above
+            raise QueryError(
+                f"the statement cannot be run through this gateway: {error}",
+                hint="write literal values instead of $1 parameters; cast unusual column "
+                "types to text",
+            ) from None
         return encoder.finish((time.perf_counter() - started) * 1000)
 
     async def _stream(self, conn: PoolConnectionProxy, plan: QueryPlan) -> ResultEncoder:
@@ -252,9 +266,12 @@ class Database:
             async for record in statement.cursor(prefetch=prefetch):
                 if not encoder.add(record):
                     break
-        finally:
+        except (pgerr.PostgresError, GatewayError):
+            # the server answered (or we refused): the connection is idle, end the transaction
             if not conn.is_closed():
                 await conn.execute("ROLLBACK")
+            raise
+        await conn.execute("ROLLBACK")
         return encoder
 
     def _timeout_error(self) -> QueryTimeoutError:

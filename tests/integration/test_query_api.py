@@ -343,3 +343,21 @@ def test_unknown_path_and_method_get_the_error_shape(client: TestClient) -> None
 def test_healthz_needs_no_key(demo: DemoDatabase, client: TestClient) -> None:
     response = client.get("/healthz", headers={"Authorization": ""})
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("sql", "code"),
+    [
+        # found by the defence-in-depth run: these reach the executor only without the guard
+        ("SELECT $1", "query_error"),  # the driver refuses (no arguments): not an outage
+        ("REFRESH MATERIALIZED VIEW claims_by_status", "rejected"),  # EXPLAIN says utility
+    ],
+)
+def test_what_slips_past_a_missing_guard_still_gets_a_clean_error(
+    make_client: ClientFactory, sql: str, code: str
+) -> None:
+    client = make_client(guard=_no_guard)
+    response = query(client, sql)
+    assert response.status_code == 400, response.text
+    assert error_of(response)["code"] == code
+    _pool_connections_healthy(client)

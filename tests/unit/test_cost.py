@@ -67,3 +67,10 @@ def test_rows_on_the_streaming_spine_do_not_count() -> None:
 def test_zero_disables_both_checks() -> None:
     plan = estimate(explain(node("Aggregate", 1e12, 1e12, 1, node("Seq Scan", 0, 1e12, 1e15))))
     check_plan(plan, max_cost=0, max_rows=0)
+
+
+@pytest.mark.parametrize("output", [["Utility Statement"], [], {}, [{"Plan": {}}], None])
+def test_output_that_is_not_a_query_plan_is_refused(output: Any) -> None:
+    with pytest.raises(RejectedError) as info:
+        estimate(output)
+    assert info.value.construct == "statement"

@@ -204,3 +204,12 @@ def test_suffix_reserve_covers_the_longest_suffix() -> None:
     result = encoder.finish(99_999_999.99)
     suffix = result.body[result.body.index(b'],"row_count"') :]
     assert len(suffix) < SUFFIX_RESERVE_CHARS
+
+
+def test_too_many_columns_for_the_budget_is_refused_not_crashed() -> None:
+    from sqlgateway.errors import RejectedError
+
+    columns = [Column(f"column_{i}", "text") for i in range(200)]
+    with pytest.raises(RejectedError) as info:
+        ResultEncoder(columns, [None] * 200, max_chars=2_000, max_rows=None, has_order_by=True)
+    assert info.value.construct == "columns"

@@ -1,0 +1,61 @@
+"""GuardPolicy: the site-specific part of the guard (extra functions, readable relations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlgateway.settings import Settings
+
+
+def _names(values: frozenset[str] | tuple[str, ...] | list[str]) -> frozenset[str]:
+    return frozenset(value.strip().lower() for value in values if value.strip())
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """What a site allows on top of the built-in rules. All names are lower-cased.
+
+    - ``extra_functions``: functions callable besides the safe built-ins, as called:
+      ``schema.name`` for a qualified call, ``name`` for an unqualified one.
+    - ``allowed_schemas``: schemas queries may read; empty means every non-system schema.
+      Unqualified relations count as schema ``public``.
+    - ``allowed_tables``: ``schema.table`` names queries may read; empty means every table of
+      the allowed schemas.
+    - ``allowed_system_relations``: system relations (``pg_catalog.pg_class``) readable despite
+      the system-schema ban.
+    """
+
+    extra_functions: frozenset[str] = field(default_factory=frozenset)
+    allowed_schemas: frozenset[str] = field(default_factory=frozenset)
+    allowed_tables: frozenset[str] = field(default_factory=frozenset)
+    allowed_system_relations: frozenset[str] = field(default_factory=frozenset)
+
+    def __post_init__(self) -> None:
+        for name in (
+            "extra_functions",
+            "allowed_schemas",
+            "allowed_tables",
+            "allowed_system_relations",
+        ):
+            object.__setattr__(self, name, _names(getattr(self, name)))
+        for name in self.extra_functions:
+            if name.count(".") > 1:
+                raise ValueError(f"allowed function {name!r} must be 'name' or 'schema.name'")
+        for name in self.allowed_schemas:
+            if "." in name:
+                raise ValueError(f"allowed schema {name!r} must be a bare schema name")
+        for name in self.allowed_tables | self.allowed_system_relations:
+            if name.count(".") != 1:
+                raise ValueError(f"allowed relation {name!r} must be written 'schema.table'")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GuardPolicy:
+        """The policy configured by ``SQLGATEWAY_ALLOWED_*`` settings."""
+        return cls(
+            extra_functions=frozenset(settings.allowed_functions),
+            allowed_schemas=frozenset(settings.allowed_schemas),
+            allowed_tables=frozenset(settings.allowed_tables),
+            allowed_system_relations=frozenset(settings.allowed_system_relations),
+        )
