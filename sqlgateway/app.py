@@ -18,7 +18,7 @@ from sqlgateway.auth import ApiKeyAuthenticator
 from sqlgateway.errors import GatewayError
 from sqlgateway.executor import Database
 from sqlgateway.guard import check_sql
-from sqlgateway.middleware import AuthMiddleware
+from sqlgateway.middleware import AuthMiddleware, CancelOnDisconnect
 from sqlgateway.responses import handle_gateway_error, handle_http_exception, handle_unexpected
 from sqlgateway.services import Guard, Services
 from sqlgateway.settings import Settings
@@ -51,6 +51,7 @@ def create_app(
 
     middleware = [
         # outermost first
+        Middleware(CancelOnDisconnect),
         Middleware(AuthMiddleware, authenticator=ApiKeyAuthenticator(settings.api_keys)),
     ]
     routes = [

@@ -86,6 +86,14 @@ def _describe_type(attribute: Any) -> tuple[str, str]:
     return name, kind
 
 
+def _is_lost(conn: PoolConnectionProxy) -> bool:
+    """Closed, or already handed back to the pool because the socket died under it."""
+    try:
+        return conn.is_closed()
+    except pgerr.InterfaceError:
+        return True
+
+
 def _position(error: pgerr.PostgresError) -> int | None:
     raw = getattr(error, "position", None)
     try:
@@ -180,9 +188,14 @@ class Database:
         except (pgerr.PostgresError, GatewayError):
             # PostgreSQL reported it, or we refused after ROLLBACK: the connection is idle.
             raise
+        except asyncio.CancelledError:
+            # Deadline or client gone: asyncpg has sent a CancelRequest for the running
+            # statement; release() below waits for it and rolls back. Terminating instead
+            # would abort the CancelRequest and leave the query running on the server.
+            raise
         except BaseException as error:
             # Cancelled mid-protocol, deadline, driver trouble: state unknown, never reuse it.
-            lost = conn.is_closed()
+            lost = _is_lost(conn)
             if not lost:
                 conn.terminate()
             if lost and isinstance(error, Exception):
@@ -268,7 +281,7 @@ class Database:
                     break
         except (pgerr.PostgresError, GatewayError):
             # the server answered (or we refused): the connection is idle, end the transaction
-            if not conn.is_closed():
+            if not _is_lost(conn):
                 await conn.execute("ROLLBACK")
             raise
         await conn.execute("ROLLBACK")
