@@ -4,8 +4,10 @@ Pure: nothing here touches the network. `ResultEncoder` turns rows (sequences of
 asyncpg decodes them, with numeric and interval decoded as text) into one JSON body that is
 never longer than the budget and only ever contains whole rows:
 
-    {"columns": [...], "rows": [[...], ...], "row_count": n, "truncated": b,
+    {"sql"?: str, "columns": [...], "rows": [[...], ...], "row_count": n, "truncated": b,
      "notice": str|null, "elapsed_ms": float}
+
+`sql` (the statement that ran) leads the body when the caller asks for it.
 
 Lengths are counted in UTF-8 bytes of the exact body sent; a character is at least one byte,
 so the body never has more characters than the budget either.
@@ -204,14 +206,18 @@ class ResultEncoder:
         max_chars: int,
         max_rows: int | None,
         has_order_by: bool,
+        executed_sql: str | None = None,
     ) -> None:
         self._columns = columns
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
         self._has_order_by = has_order_by
+        echo = b'"sql":' + orjson.dumps(executed_sql) + b"," if executed_sql is not None else b""
         self._prefix = (
-            b'{"columns":'
+            b"{"
+            + echo
+            + b'"columns":'
             + orjson.dumps([{"name": c.name, "type": c.type} for c in columns])
             + b',"rows":['
         )

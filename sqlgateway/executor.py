@@ -57,6 +57,8 @@ class QueryPlan:
     sql: str
     has_order_by: bool
     max_rows: int | None = None
+    #: Put the executed SQL at the head of the body (e.g. after translation from a dialect).
+    echo_sql: str | None = None
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -272,6 +274,7 @@ class Database:
                 max_chars=settings.max_response_chars,
                 max_rows=plan.max_rows,
                 has_order_by=plan.has_order_by,
+                executed_sql=plan.echo_sql,
             )
             prefetch = settings.cursor_prefetch_rows
             if plan.max_rows is not None:

@@ -213,3 +213,21 @@ def test_too_many_columns_for_the_budget_is_refused_not_crashed() -> None:
     with pytest.raises(RejectedError) as info:
         ResultEncoder(columns, [None] * 200, max_chars=2_000, max_rows=None, has_order_by=True)
     assert info.value.construct == "columns"
+
+
+def test_executed_sql_leads_the_body_within_the_budget() -> None:
+    sql = "SELECT x FROM t -- " + "y" * 500
+    encoder = ResultEncoder(
+        [Column("x", "text")],
+        [None],
+        max_chars=2_000,
+        max_rows=None,
+        has_order_by=True,
+        executed_sql=sql,
+    )
+    while encoder.add(["z" * 50]):
+        pass
+    result = encoder.finish(1.0)
+    assert len(result.body) <= 2_000
+    assert result.body.startswith(b'{"sql":"SELECT x FROM t')
+    assert orjson.loads(result.body)["sql"] == sql
