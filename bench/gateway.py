@@ -1,0 +1,121 @@
+"""The gateway under test: `python -m sqlgateway serve` in a subprocess (uvicorn exactly as
+users run it), configured through SQLGATEWAY_* variables, on a free port of 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+import psutil
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class GatewayProcess:
+    """`with GatewayProcess(dsn, log_dir, **settings) as gateway:` a running server.
+
+    `settings` become SQLGATEWAY_<NAME> variables (e.g. max_plan_cost=0). The server's
+    output goes to a log file, never to a pipe that could fill up and stall it.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        log_dir: Path,
+        name: str,
+        *,
+        command: list[str] | None = None,
+        **settings: object,
+    ) -> None:
+        self.command = command or [sys.executable, "-m", "sqlgateway", "serve"]
+        self.port = free_port()
+        self.api_key = secrets.token_urlsafe(24)
+        self.log_path = log_dir / f"gateway-{name}-{self.port}.log"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("SQLGATEWAY_")},
+            "SQLGATEWAY_DATABASE_URL": dsn,
+            "SQLGATEWAY_API_KEYS": self.api_key,
+            "SQLGATEWAY_HOST": HOST,
+            "SQLGATEWAY_PORT": str(self.port),
+            "SQLGATEWAY_LOG_LEVEL": "warning",  # no access log: one line per request costs CPU
+        }
+        self.env.update({f"SQLGATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None
+        return self._process.pid
+
+    @property
+    def process(self) -> psutil.Process:
+        return psutil.Process(self.pid)
+
+    def start(self, timeout_s: float = 60.0) -> None:
+        with open(self.log_path, "wb") as log:
+            self._process = subprocess.Popen(
+                self.command,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"the gateway exited at start:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/healthz", timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the gateway did not answer /healthz in {timeout_s} s")
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+
+    def implementations(self) -> str:
+        """Which event loop and HTTP parser the server runs on, from its loaded libraries."""
+        maps = Path(f"/proc/{self.pid}/maps").read_text()
+        loop = "uvloop" if "uvloop" in maps else "asyncio"
+        http = "httptools" if "httptools" in maps else "h11"
+        return f"uvicorn on {loop} + {http}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> GatewayProcess:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

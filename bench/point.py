@@ -1,0 +1,303 @@
+"""Scenario 1, point lookups: the gateway over HTTP against the raw driver, same SQL.
+
+Variants (each round runs every one once, in rotated order, `requests` lookups each at the
+same concurrency, every lookup a different claim id so the app's verdict cache never hits):
+
+- ``healthz``: the load client against GET /healthz: the client's own ceiling.
+- ``gateway``: POST /query, default settings (EXPLAIN cost check on).
+- ``gateway_nocost``: the same with SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0.
+- ``executor``: `Database.run` in the harness process: the executor without HTTP or guard.
+- ``raw``: asyncpg, a pool of the same size, `BEGIN READ ONLY; SET LOCAL statement_timeout`
+  (one round trip), `fetch`, `ROLLBACK`: the least a read-only gateway has to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import psutil
+
+from bench.gateway import HOST, GatewayProcess
+from bench.http_load import LoadResult, build_request, query_request, run_load
+from bench.postgres import CpuMeter
+from bench.stats import Spread, markdown_table, percentile, ratio, rotated, verdict
+from sqlgateway.executor import Database, QueryPlan
+from sqlgateway.settings import Settings
+
+VARIANTS = ("healthz", "gateway", "gateway_nocost", "executor", "raw")
+LABELS = {
+    "healthz": "client ceiling: GET /healthz",
+    "gateway": "gateway HTTP (cost check on)",
+    "gateway_nocost": "gateway HTTP (cost check off)",
+    "executor": "executor in-process (Database.run)",
+    "raw": "raw asyncpg",
+}
+TARGET_RATIO = 0.7
+STATEMENT_TIMEOUT_MS = 25_000
+
+
+def lookup_sql(claim_id: int) -> str:
+    return f"SELECT * FROM claims WHERE claim_id = {claim_id}"
+
+
+@dataclass
+class VariantRuns:
+    throughput: list[float] = field(default_factory=list)
+    p50_ms: list[float] = field(default_factory=list)
+    p99_ms: list[float] = field(default_factory=list)
+    cpu_ms_per_request: list[dict[str, float]] = field(default_factory=list)
+
+    def add(self, result: LoadResult, cpu_s: dict[str, float]) -> None:
+        n = len(result.latencies_s)
+        self.throughput.append(result.throughput)
+        self.p50_ms.append(percentile(result.latencies_s, 0.50) * 1000)
+        self.p99_ms.append(percentile(result.latencies_s, 0.99) * 1000)
+        self.cpu_ms_per_request.append({k: v * 1000 / n for k, v in cpu_s.items()})
+
+
+async def _run_in_process(
+    call: Callable[[str], Awaitable[Any]], sqls: Sequence[str], concurrency: int
+) -> LoadResult:
+    result = LoadResult(elapsed_s=0.0)
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        while next_index < len(sqls):
+            sql = sqls[next_index]
+            next_index += 1
+            sent = time.perf_counter()
+            await call(sql)
+            result.latencies_s.append(time.perf_counter() - sent)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    result.elapsed_s = time.perf_counter() - started
+    return result
+
+
+async def _text_codecs(conn: asyncpg.Connection) -> None:
+    """The executor's codecs (numeric and interval as text), so both decode the same way."""
+    for name in ("numeric", "interval"):
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=str, decoder=str, format="text"
+        )
+
+
+async def _no_reset(conn: asyncpg.Connection) -> None:
+    """Like the executor: ROLLBACK ends each checkout, so no reset query on release."""
+
+
+async def raw_pool(dsn: str, pool_size: int) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=pool_size,
+        max_size=pool_size,
+        statement_cache_size=0,  # literal one-off SQL, as the executor: no named statements
+        init=_text_codecs,
+        reset=_no_reset,
+        server_settings={"default_transaction_read_only": "on", "IntervalStyle": "iso_8601"},
+    )
+
+
+RAW_BEGIN = f"BEGIN TRANSACTION READ ONLY; SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}"
+
+
+async def raw_lookup(pool: asyncpg.Pool, sql: str) -> list[asyncpg.Record]:
+    async with pool.acquire() as conn:
+        await conn.execute(RAW_BEGIN)
+        try:
+            return await conn.fetch(sql)
+        finally:
+            await conn.execute("ROLLBACK")
+
+
+def executor_settings(dsn: str, pool_size: int, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": dsn,
+        "api_keys": "unused",
+        "pool_min_size": pool_size,
+        "pool_max_size": pool_size,
+        "statement_timeout_ms": STATEMENT_TIMEOUT_MS,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def run_point_lookups(
+    *,
+    dsn: str,
+    claims: int,
+    postmaster: psutil.Process,
+    log_dir: Path,
+    rounds: int,
+    requests: int,
+    concurrency: int,
+    pool_size: int,
+    seed: int = 1,
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    needed = requests * (rounds + 1) * len(VARIANTS)
+    id_pool = rng.sample(range(1, claims + 1), min(claims, needed))
+    cursor = 0
+
+    def next_ids(n: int) -> list[int]:
+        nonlocal cursor
+        ids = [id_pool[(cursor + i) % len(id_pool)] for i in range(n)]
+        cursor += n
+        return ids
+
+    pool_env = {"pool_min_size": pool_size, "pool_max_size": pool_size}
+    with (
+        GatewayProcess(dsn, log_dir, "point", **pool_env) as gateway,
+        GatewayProcess(
+            dsn, log_dir, "point-nocost", max_plan_cost=0, max_plan_rows=0, **pool_env
+        ) as gateway_nocost,
+    ):
+        database = await Database.connect(dsn, executor_settings(dsn, pool_size))
+        pool = await raw_pool(dsn, pool_size)
+        harness = psutil.Process()
+        servers = {"gateway": gateway, "gateway_nocost": gateway_nocost, "healthz": gateway}
+        healthz = build_request("GET", "/healthz", f"{HOST}:{gateway.port}")
+
+        async def run_variant(variant: str, n: int) -> tuple[LoadResult, dict[str, float]]:
+            sqls = [lookup_sql(i) for i in next_ids(n)]
+            groups: dict[str, Any] = {"client": [harness], "postgres": postmaster}
+            server = servers.get(variant)
+            if server is not None:
+                groups["gateway"] = [server.process]
+            meter = CpuMeter(groups)
+            meter.start()
+            if variant == "healthz":
+                assert server is not None
+                result = await run_load(HOST, server.port, [healthz] * n, concurrency=concurrency)
+            elif server is not None:
+                host = f"{HOST}:{server.port}"
+                raws = [query_request(host, server.api_key, sql) for sql in sqls]
+                result = await run_load(
+                    HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
+                )
+            elif variant == "executor":
+                result = await _run_in_process(
+                    lambda sql: database.run(QueryPlan(sql, has_order_by=False)), sqls, concurrency
+                )
+            else:
+                result = await _run_in_process(lambda sql: raw_lookup(pool, sql), sqls, concurrency)
+            cpu = meter.stop()
+            if result.errors:
+                raise RuntimeError(
+                    f"{variant}: {result.errors} failed, first: {result.first_error}"
+                )
+            return result, cpu
+
+        try:
+            for variant in VARIANTS:  # warm-up: connections, codecs, code paths
+                await run_variant(variant, max(100, requests // 5))
+            runs = {variant: VariantRuns() for variant in VARIANTS}
+            for round_index in range(rounds):
+                for variant in rotated(VARIANTS, round_index):
+                    result, cpu = await run_variant(variant, requests)
+                    runs[variant].add(result, cpu)
+        finally:
+            await pool.close()
+            await database.close()
+        server_stack = gateway.implementations()
+    summary = _summarise(runs, requests=requests, concurrency=concurrency, pool_size=pool_size)
+    summary["gateway_server"] = server_stack
+    return summary
+
+
+def _cpu_median(runs: VariantRuns, group: str) -> float:
+    values = [cpu.get(group, 0.0) for cpu in runs.cpu_ms_per_request]
+    return Spread.of(values).median
+
+
+def _summarise(
+    runs: dict[str, VariantRuns], *, requests: int, concurrency: int, pool_size: int
+) -> dict[str, Any]:
+    raw = runs["raw"].throughput
+    ratios = {
+        "gateway/raw": ratio(runs["gateway"].throughput, raw),
+        "gateway_nocost/raw": ratio(runs["gateway_nocost"].throughput, raw),
+        "executor/raw": ratio(runs["executor"].throughput, raw),
+        "gateway/gateway_nocost": ratio(
+            runs["gateway"].throughput, runs["gateway_nocost"].throughput
+        ),
+        "gateway/healthz": ratio(runs["gateway"].throughput, runs["healthz"].throughput),
+    }
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "pool_size": pool_size,
+        "variants": {
+            name: {
+                "throughput_rps": Spread.of(r.throughput).as_dict(),
+                "p50_ms": Spread.of(r.p50_ms).as_dict(),
+                "p99_ms": Spread.of(r.p99_ms).as_dict(),
+                "cpu_ms_per_request": {
+                    group: _cpu_median(r, group) for group in ("client", "gateway", "postgres")
+                },
+                "rounds": {"throughput_rps": r.throughput, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms},
+            }
+            for name, r in runs.items()
+        },
+        "ratios": {name: spread.as_dict() for name, spread in ratios.items()},
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratios["gateway/raw"].median >= TARGET_RATIO,
+        "_spreads": {
+            name: (Spread.of(r.throughput), Spread.of(r.p50_ms), Spread.of(r.p99_ms))
+            for name, r in runs.items()
+        },
+        "_ratios": ratios,
+    }
+
+
+def render(summary: dict[str, Any]) -> str:
+    rows = []
+    for name in VARIANTS:
+        throughput, p50, p99 = summary["_spreads"][name]
+        cpu = summary["variants"][name]["cpu_ms_per_request"]
+        rows.append(
+            [
+                LABELS[name],
+                throughput.render(0),
+                p50.render(2),
+                p99.render(2),
+                f"{cpu['client']:.3f}",
+                f"{cpu['gateway']:.3f}"
+                if name in ("healthz", "gateway", "gateway_nocost")
+                else "–",
+                f"{cpu['postgres']:.3f}",
+            ]
+        )
+    table = markdown_table(
+        [
+            "variant",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "CPU ms/req: harness",
+            "gateway server",
+            "PostgreSQL",
+        ],
+        rows,
+    )
+    ratio_rows = [[name, spread.render(3)] for name, spread in summary["_ratios"].items()]
+    gateway_raw = summary["_ratios"]["gateway/raw"]
+    ratio_rows[0][0] += f" (target ≥ {TARGET_RATIO}: {verdict(gateway_raw.median >= TARGET_RATIO)})"
+    return (
+        f"{summary['requests']} lookups per variant and round, {summary['concurrency']} concurrent "
+        f"clients, pool of {summary['pool_size']} connections; gateway server: "
+        f"{summary['gateway_server']}, one process. Median (min–max) over rounds; CPU ms/req = "
+        "CPU time each process group used during the run / requests.\n\n"
+        + table
+        + "\n\nSame-round throughput ratios, median (min–max):\n\n"
+        + markdown_table(["ratio", "value"], ratio_rows)
+    )
