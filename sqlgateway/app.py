@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -13,15 +14,20 @@ from starlette.routing import Route
 
 from sqlgateway.api.health import healthz
 from sqlgateway.api.openapi import openapi_json, openapi_yaml
+from sqlgateway.api.privacy import load_privacy_policy, privacy
 from sqlgateway.api.query import run_query
+from sqlgateway.api.schema import get_schema
 from sqlgateway.auth import ApiKeyAuthenticator
-from sqlgateway.errors import GatewayError
+from sqlgateway.errors import GatewayError, UnavailableError
 from sqlgateway.executor import Database
 from sqlgateway.guard import check_sql
 from sqlgateway.middleware import AuthMiddleware, CancelOnDisconnect
 from sqlgateway.responses import handle_gateway_error, handle_http_exception, handle_unexpected
+from sqlgateway.schema_docs import load_schema_docs
 from sqlgateway.services import Guard, Services
 from sqlgateway.settings import Settings
+
+logger = logging.getLogger("sqlgateway")
 
 
 def create_app(
@@ -32,7 +38,13 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. `database` may be injected (tests, benchmarks); otherwise the lifespan
     connects to `settings.database_url` and closes the pool on shutdown. `guard` is a seam for
-    tests only: no setting can replace it."""
+    tests only: no setting can replace it.
+
+    Schema docs and the privacy policy are read here, so a bad file stops the gateway before
+    it serves (SchemaDocsError, PrivacyPolicyError). With schema docs, the lifespan also reads
+    the live catalog once, so drift is logged at start and /schema answers at once."""
+    docs = load_schema_docs(settings.schema_docs_dir) if settings.schema_docs_dir else None
+    privacy_policy = load_privacy_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -44,7 +56,10 @@ def create_app(
         else:
             db = database
         try:
-            yield {"services": Services.build(settings, db, guard)}
+            services = Services.build(settings, db, guard, docs=docs, privacy_policy=privacy_policy)
+            if docs is not None:
+                await _read_catalog(services)
+            yield {"services": services}
         finally:
             if owned:
                 await db.close()
@@ -56,7 +71,9 @@ def create_app(
     ]
     routes = [
         Route("/query", run_query, methods=["POST"]),
+        Route("/schema", get_schema, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/privacy", privacy, methods=["GET"]),
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
     ]
@@ -70,3 +87,17 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
+
+
+async def _read_catalog(services: Services) -> None:
+    """Read the live catalog and log where it and the schema docs disagree."""
+    try:
+        catalog = await services.catalog.get()
+    except UnavailableError as error:
+        logger.warning("%s; GET /schema reads it when the database answers", error.message)
+        return
+    documented = services.docs.tables if services.docs else {}
+    live = {table.key for table in catalog.tables}
+    missing = sorted(set(documented) - live)
+    if missing:
+        logger.warning("schema docs describe tables the database does not show: %s", missing)

@@ -9,12 +9,17 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from sqlgateway import __version__
 from sqlgateway.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlgateway.introspect import LiveTable
+    from sqlgateway.schema_docs import SchemaDocs
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -33,7 +38,9 @@ def _settings(**overrides: Any) -> Settings:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from sqlgateway.api.privacy import PrivacyPolicyError
     from sqlgateway.app import create_app
+    from sqlgateway.schema_docs import SchemaDocsError
 
     overrides: dict[str, Any] = {
         "host": args.host,
@@ -61,6 +68,10 @@ def _serve(args: argparse.Namespace) -> int:
             f"in {time.perf_counter() - started:.1f} s"
         )
         overrides["database_url"] = database.reader_dsn
+        if settings.schema_docs_dir is None:
+            from sqlgateway.schema_docs import demo_docs_dir
+
+            overrides["schema_docs_dir"] = demo_docs_dir()
     generated_key = None
     if not settings.api_keys:
         generated_key = secrets.token_urlsafe(24)
@@ -71,6 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     print()
     print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}")
     print(f"  OpenAPI spec:   {url}/openapi.yaml")
+    print(f"  Schema docs:    {settings.schema_docs_dir or 'none (SQLGATEWAY_SCHEMA_DOCS_DIR)'}")
     if generated_key:
         print(
             f"  API key:        {generated_key}   (generated for this run; set SQLGATEWAY_API_KEYS)"
@@ -89,8 +101,13 @@ def _serve(args: argparse.Namespace) -> int:
     # normal exit so the embedded server below is stopped too.
     signal.signal(signal.SIGTERM, _exit_normally)
     try:
+        try:
+            app = create_app(settings)
+        except (SchemaDocsError, PrivacyPolicyError) as error:
+            print(f"sqlgateway: {error}", file=sys.stderr)
+            return 1
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
@@ -108,9 +125,109 @@ def _exit_normally(signum: int, frame: object) -> None:
 
 def _openapi(args: argparse.Namespace) -> int:
     from sqlgateway.api.openapi import build_spec, render_yaml
+    from sqlgateway.openapi_lint import lint_spec
 
     settings = _settings()
-    sys.stdout.write(render_yaml(build_spec(args.server_url or settings.served_url)))
+    if args.file:
+        import yaml
+
+        spec = yaml.safe_load(Path(args.file).read_text("utf-8"))
+    else:
+        docs = _docs(settings, demo=False)
+        spec = build_spec(args.server_url or settings.served_url, settings=settings, docs=docs)
+    if not args.check:
+        sys.stdout.write(render_yaml(spec))
+        return 0
+    problems = lint_spec(spec if isinstance(spec, dict) else {})
+    for problem in problems:
+        print(f"  {problem}")
+    print(f"sqlgateway: {len(problems)} problem(s) in the spec" if problems else "spec ok")
+    return 1 if problems else 0
+
+
+def _docs(settings: Settings, *, demo: bool) -> SchemaDocs | None:
+    """The schema docs of SQLGATEWAY_SCHEMA_DOCS_DIR (the demo's when `demo` and unset);
+    exits 1 with every problem when they are invalid."""
+    from sqlgateway.schema_docs import SchemaDocsError, demo_docs_dir, load_schema_docs
+
+    directory = settings.schema_docs_dir or (demo_docs_dir() if demo else None)
+    if directory is None:
+        return None
+    try:
+        return load_schema_docs(directory)
+    except SchemaDocsError as error:
+        print(f"sqlgateway: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _live_tables(url: str, settings: Settings) -> tuple[LiveTable, ...]:
+    from sqlgateway.introspect import read_live_tables_at
+
+    return asyncio.run(read_live_tables_at(url, settings))
+
+
+def _schema_docs_check(args: argparse.Namespace) -> int:
+    from sqlgateway.drift import find_drift
+
+    settings = _settings(schema_docs_dir=args.dir)
+    docs = _docs(settings, demo=False)
+    if docs is None:
+        print("sqlgateway: give --dir or set SQLGATEWAY_SCHEMA_DOCS_DIR", file=sys.stderr)
+        return 2
+    problems = find_drift(docs, _live_tables(_database_url(args, settings), settings))
+    for problem in problems:
+        print(f"  {problem}")
+    tables = len(docs.tables)
+    if problems:
+        print(f"sqlgateway: {len(problems)} difference(s) between the docs and the database")
+        return 1
+    print(f"schema docs ok: {tables} tables match the database")
+    return 0
+
+
+def _schema_docs_generate(args: argparse.Namespace) -> int:
+    import asyncpg
+
+    from sqlgateway.draft import draft_schema_docs
+
+    settings = _settings()
+    url = _database_url(args, settings)
+    tables = _live_tables(url, settings)
+
+    async def run() -> str:
+        conn = await asyncpg.connect(url)
+        try:
+            return await draft_schema_docs(
+                conn,
+                tables,
+                schema=args.schema,
+                max_values=args.max_values,
+                scan_rows=args.sample_rows,
+                timeout_ms=args.sample_timeout_ms,
+            )
+        finally:
+            await conn.close()
+
+    text = asyncio.run(run())
+    if args.output:
+        Path(args.output).write_text(text, "utf-8")
+        print(f"sqlgateway: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _gpt_instructions(args: argparse.Namespace) -> int:
+    from sqlgateway.catalog import merge
+    from sqlgateway.instructions import build_instructions
+
+    settings = _settings(schema_docs_dir=args.dir)
+    url = args.database_url or (
+        settings.database_url.get_secret_value() if settings.database_url else None
+    )
+    docs = _docs(settings, demo=url is None)
+    live = _live_tables(url, settings) if url else None
+    sys.stdout.write(build_instructions(merge(docs, live), settings) + "\n")
     return 0
 
 
@@ -198,9 +315,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    openapi = commands.add_parser("openapi", help="print the OpenAPI spec (YAML)")
+    openapi = commands.add_parser("openapi", help="print the OpenAPI spec (YAML), or --check it")
     openapi.add_argument("--server-url", help="servers[0].url (default SQLGATEWAY_PUBLIC_URL)")
+    openapi.add_argument(
+        "--check",
+        action="store_true",
+        help="lint the spec against the GPT action limits instead of printing it (exit 1 on "
+        "problems)",
+    )
+    openapi.add_argument("--file", help="a spec file (YAML or JSON) to print or check instead")
     openapi.set_defaults(func=_openapi)
+
+    docs = commands.add_parser("schema-docs", help="check or draft schema docs")
+    docs_commands = docs.add_subparsers(dest="docs_command", required=True)
+    docs_check = docs_commands.add_parser(
+        "check", help="report drift between the schema docs and the database (exit 1 on drift)"
+    )
+    docs_check.add_argument(
+        "--dir", help="schema docs directory (default SQLGATEWAY_SCHEMA_DOCS_DIR)"
+    )
+    docs_check.add_argument(
+        "--database-url", help="URL to compare with (default SQLGATEWAY_DATABASE_URL)"
+    )
+    docs_check.set_defaults(func=_schema_docs_check)
+    generate = docs_commands.add_parser(
+        "generate", help="draft schema docs YAML from a live database"
+    )
+    generate.add_argument("--database-url", help="URL to read (default SQLGATEWAY_DATABASE_URL)")
+    generate.add_argument("--schema", default="public", help="schema to describe (default public)")
+    generate.add_argument("--output", help="file to write (default: standard output)")
+    generate.add_argument(
+        "--max-values", type=int, default=20, help="most distinct values listed per column"
+    )
+    generate.add_argument(
+        "--sample-rows", type=int, default=10_000, help="rows read per column to find its values"
+    )
+    generate.add_argument(
+        "--sample-timeout-ms", type=int, default=2_000, help="statement timeout of each sample"
+    )
+    generate.set_defaults(func=_schema_docs_generate)
+
+    instructions = commands.add_parser(
+        "gpt-instructions", help="print instructions to paste into the GPT editor"
+    )
+    instructions.add_argument(
+        "--dir", help="schema docs directory (default SQLGATEWAY_SCHEMA_DOCS_DIR)"
+    )
+    instructions.add_argument(
+        "--database-url",
+        help="database to read the live catalog from (default SQLGATEWAY_DATABASE_URL; "
+        "neither: the demo's docs alone)",
+    )
+    instructions.set_defaults(func=_gpt_instructions)
 
     check = commands.add_parser(
         "check-role", help="report whether the database role is safe to serve with (exit 1 if not)"

@@ -15,7 +15,7 @@ from sqlgateway.responses import error_response
 logger = logging.getLogger("sqlgateway")
 
 #: Paths anyone may read: liveness and the documents a GPT editor imports.
-PUBLIC_PATHS = frozenset({"/healthz", "/openapi.yaml", "/openapi.json"})
+PUBLIC_PATHS = frozenset({"/healthz", "/privacy", "/openapi.yaml", "/openapi.json"})
 
 
 class AuthMiddleware:

@@ -6,9 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import orjson
+
+from sqlgateway.api.openapi import build_spec, render_yaml
+from sqlgateway.api.privacy import PrivacyPolicy, load_privacy_policy
+from sqlgateway.catalog import CatalogSource
 from sqlgateway.executor import Database
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
+from sqlgateway.schema_docs import SchemaDocs
 from sqlgateway.settings import Settings
 
 Guard = Callable[[str, GuardPolicy], Verdict]
@@ -22,13 +28,39 @@ class Services:
     settings: Settings
     database: Database
     check_sql: Callable[[str], Verdict]
+    catalog: CatalogSource
+    docs: SchemaDocs | None
+    #: ``schema.table.column`` names refused in queries; empty: the check is skipped.
+    sensitive: frozenset[str]
+    privacy_policy: PrivacyPolicy
+    openapi_yaml: bytes
+    openapi_json: bytes
 
     @classmethod
-    def build(cls, settings: Settings, database: Database, guard: Guard = parser_guard) -> Services:
+    def build(
+        cls,
+        settings: Settings,
+        database: Database,
+        guard: Guard = parser_guard,
+        *,
+        docs: SchemaDocs | None = None,
+        privacy_policy: PrivacyPolicy | None = None,
+    ) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
         @lru_cache(maxsize=VERDICT_CACHE_SIZE)
         def check(sql: str) -> Verdict:  # refusals raise, so only approvals are cached
             return guard(sql, policy)
 
-        return cls(settings=settings, database=database, check_sql=check)
+        spec = build_spec(settings.served_url, settings=settings, docs=docs)
+        return cls(
+            settings=settings,
+            database=database,
+            check_sql=check,
+            catalog=CatalogSource(settings, docs, database.pool),
+            docs=docs,
+            sensitive=docs.sensitive if docs is not None else frozenset(),
+            privacy_policy=privacy_policy or load_privacy_policy(settings),
+            openapi_yaml=render_yaml(spec).encode(),
+            openapi_json=orjson.dumps(spec),
+        )

@@ -135,6 +135,29 @@ class Settings(BaseSettings):
         description="Data directory of the embedded demo PostgreSQL, reused between starts "
         "(default: the user data directory, e.g. `~/.local/share/sqlgateway/pgdata`).",
     )
+    schema_docs_dir: Path | None = Field(
+        default=None,
+        description="Directory of schema docs (`*.yaml`, see docs/schema_docs.md) describing the "
+        "data to the GPT: merged with the live catalog into GET /schema and the GPT instructions; "
+        "their `sensitive: true` columns are refused in queries. Unset: the bundled demo docs "
+        "when serving the embedded demo, none otherwise.",
+    )
+    catalog_refresh_s: int = Field(
+        default=600,
+        ge=0,
+        description="Age in seconds after which the live catalog (tables, columns, keys, "
+        "comments, row estimates) is read again, by the next request that needs it; 0: read once.",
+    )
+    privacy_policy_file: Path | None = Field(
+        default=None,
+        description="File served at GET /privacy, the privacy policy URL a public GPT needs "
+        "(HTML if it ends in .html or .htm, else plain text); read at start.",
+    )
+    privacy_policy_text: str | None = Field(
+        default=None,
+        description="Text served at GET /privacy when no file is set. Neither set: a neutral "
+        "notice saying what the gateway does with requests.",
+    )
     log_level: str = Field(default="info", description="Log level of the service's own logs.")
 
     @field_validator("api_keys", mode="before")
@@ -174,6 +197,10 @@ class Settings(BaseSettings):
             )
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("SQLGATEWAY_POOL_MIN_SIZE must not exceed SQLGATEWAY_POOL_MAX_SIZE.")
+        if self.privacy_policy_file is not None and self.privacy_policy_text is not None:
+            raise ValueError(
+                "set SQLGATEWAY_PRIVACY_POLICY_FILE or SQLGATEWAY_PRIVACY_POLICY_TEXT, not both."
+            )
         return self
 
     @property

@@ -1,19 +1,26 @@
 """The action schema: built from code, served at /openapi.yaml and /openapi.json.
 
-`openapi.yaml` at the repository root is this spec rendered for the default URL; a test keeps
-the two identical (`sqlgateway openapi > openapi.yaml` regenerates it)."""
+`openapi.yaml` at the repository root is this spec rendered for the default URL without
+schema docs; a test keeps the two identical (`sqlgateway openapi --server-url
+http://127.0.0.1:8000 > openapi.yaml` regenerates it). The served spec describes the data
+from the schema docs' `description` and is checked by `sqlgateway.openapi_lint`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import yaml
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sqlgateway import __version__
-from sqlgateway.services import Services
+from sqlgateway.dialects import DEFAULT_DIALECT, DIALECTS
+from sqlgateway.schema_docs import SchemaDocs
+from sqlgateway.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlgateway.services import Services
 
 ERROR_CODES = (
     "rejected",
@@ -29,11 +36,37 @@ ERROR_CODES = (
     "internal_error",
 )
 
-_DESCRIPTION = (
-    "Read-only SQL access to a PostgreSQL database (the demo holds an insurer's policyholders, "
-    "policies, claims with their status history, adjusters and payments). Send one SELECT "
-    "statement; the answer is raw rows as JSON, cut to fit the response limit."
+_USAGE = (
+    "Call getSchema for the tables and what their columns mean, then runQuery with one "
+    "PostgreSQL SELECT; the answer is raw rows as JSON, cut to fit the response limit."
 )
+GENERIC_DESCRIPTION = "Read-only SQL access to a PostgreSQL database. " + _USAGE
+#: Characters of the schema docs' description quoted in info.description.
+ABOUT_CHARS = 600
+
+
+def describe_data(docs: SchemaDocs | None) -> str:
+    """info.description: what the data is about (from the schema docs), then how to ask."""
+    about = " ".join((docs.description or "").split()) if docs else ""
+    if not about:
+        return GENERIC_DESCRIPTION
+    if len(about) > ABOUT_CHARS:
+        about = about[: ABOUT_CHARS - 1].rstrip() + "…"
+    tables = ", ".join(name.removeprefix("public.") for name in docs.tables) if docs else ""
+    listed = f" Tables: {tables}." if tables and len(tables) <= 400 else ""
+    return f"Read-only SQL access to a PostgreSQL database. {about}{listed} {_USAGE}"
+
+
+def security_schemes(settings: Settings | None) -> dict[str, dict[str, Any]]:
+    """The spec's security schemes, following the configured authentication. The one place
+    to extend when other schemes exist; today every key is an `Authorization: Bearer` key."""
+    return {
+        "apiKey": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "One of SQLGATEWAY_API_KEYS, sent as 'Authorization: Bearer <key>'.",
+        }
+    }
 
 
 def _error_response(description: str) -> dict[str, Any]:
@@ -43,161 +76,243 @@ def _error_response(description: str) -> dict[str, Any]:
     }
 
 
-def build_spec(server_url: str) -> dict[str, Any]:
+def _json(ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
+
+
+def _run_query() -> dict[str, Any]:
+    return {
+        "operationId": "runQuery",
+        "summary": "Run one read-only SQL query",
+        "description": (
+            "Runs one PostgreSQL SELECT (or WITH/VALUES/TABLE) read-only and returns columns "
+            "and rows as arrays. If truncated is true, narrow or aggregate the query. Errors "
+            "carry a code, a message and often a hint to fix the SQL."
+        ),
+        "x-openai-isConsequential": False,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/QueryRequest"},
+                    "example": {"sql": "SELECT status, count(*) FROM claims GROUP BY status"},
+                }
+            },
+        },
+        "responses": {
+            "200": _json("QueryResult", "The rows, cut to the response limit."),
+            "400": _error_response("Refused, syntax error or PostgreSQL error."),
+            "401": _error_response("Missing or invalid API key."),
+            "413": _error_response("Request body too large."),
+            "422": _error_response("Body does not match the schema."),
+            "503": _error_response("Database unavailable; retry shortly."),
+            "504": _error_response("Query ran longer than the statement timeout."),
+        },
+    }
+
+
+def _get_schema() -> dict[str, Any]:
+    return {
+        "operationId": "getSchema",
+        "summary": "Describe the tables that can be queried",
+        "description": (
+            "Without parameters: every table with its columns (type, keys, allowed values, "
+            "short meaning), conventions, join paths and example queries. With table: one "
+            "table in full. Read it before writing SQL."
+        ),
+        "x-openai-isConsequential": False,
+        "parameters": [
+            {
+                "name": "table",
+                "in": "query",
+                "required": False,
+                "description": (
+                    "A table name (such as claims, or schema.table outside schema public) to "
+                    "get its full description: every column's meaning, unit, allowed values "
+                    "with their meanings, example values, foreign keys and the example "
+                    "queries that read it. Leave it out for the overview of all tables."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "example": "claims",
+            }
+        ],
+        "responses": {
+            "200": _json("SchemaInfo", "The overview, or one table in full."),
+            "400": _error_response("The table parameter is empty or too long."),
+            "401": _error_response("Missing or invalid API key."),
+            "404": _error_response("No such table; the message names the closest ones."),
+            "503": _error_response("Database unavailable; retry shortly."),
+        },
+    }
+
+
+def _plain_get(operation_id: str, summary: str, description: str) -> dict[str, Any]:
+    return {
+        "operationId": operation_id,
+        "summary": summary,
+        "description": description,
+        "x-openai-isConsequential": False,
+        "security": [],
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    return {
+        "QueryRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["sql"],
+            "properties": {
+                "sql": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": (
+                        "Exactly one statement that only reads: SELECT, WITH … SELECT, VALUES "
+                        "or TABLE, in PostgreSQL unless dialect says otherwise. Writes, "
+                        "settings, locks, system catalogs and sensitive columns are refused. "
+                        "Prefer aggregates and WHERE filters over fetching whole tables."
+                    ),
+                    "example": "SELECT status, count(*) FROM claims GROUP BY status",
+                },
+                "max_rows": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Return at most this many rows (can only lower the "
+                    "server's limits).",
+                    "example": 50,
+                },
+                "dialect": {
+                    "type": "string",
+                    "enum": list(DIALECTS),
+                    "default": DEFAULT_DIALECT,
+                    "description": (
+                        "The SQL dialect sql is written in. Other than postgres, it is "
+                        "translated to PostgreSQL before it is checked and run, and the "
+                        "response's sql field shows what ran. PostgreSQL works best."
+                    ),
+                    "example": DEFAULT_DIALECT,
+                },
+            },
+        },
+        "Column": {
+            "type": "object",
+            "required": ["name", "type"],
+            "properties": {
+                "name": {"type": "string"},
+                "type": {"type": "string", "description": "PostgreSQL type name."},
+            },
+        },
+        "QueryResult": {
+            "type": "object",
+            "required": ["columns", "rows", "row_count", "truncated", "notice", "elapsed_ms"],
+            "properties": {
+                "sql": {
+                    "type": "string",
+                    "description": "The PostgreSQL that ran, when the request named a dialect.",
+                },
+                "columns": {"type": "array", "items": {"$ref": "#/components/schemas/Column"}},
+                "rows": {
+                    "type": "array",
+                    "description": "Each row is an array of values in column order.",
+                    "items": {"type": "array", "items": {}},
+                },
+                "row_count": {"type": "integer", "minimum": 0},
+                "truncated": {
+                    "type": "boolean",
+                    "description": "True when more rows exist than were returned.",
+                },
+                "notice": {
+                    "type": ["string", "null"],
+                    "description": "How to narrow the query when truncated.",
+                },
+                "elapsed_ms": {"type": "number"},
+            },
+        },
+        "SchemaInfo": {
+            "type": "object",
+            "description": "The overview (tables) or one table in full (table).",
+            "properties": {
+                "database": {"type": "string"},
+                "description": {"type": "string"},
+                "dialect": {"type": "string"},
+                "conventions": {"type": "array", "items": {"type": "string"}},
+                "tables": {"type": "array", "items": {"type": "object"}},
+                "table": {"type": "object"},
+                "relationships": {"type": "array", "items": {"type": "string"}},
+                "join_paths": {"type": "object"},
+                "examples": {"type": "array", "items": {"type": "object"}},
+                "more": {"type": "string"},
+            },
+        },
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {"type": "string", "enum": list(ERROR_CODES)},
+                        "message": {"type": "string"},
+                        "hint": {"type": "string"},
+                        "sqlstate": {"type": "string"},
+                        "position": {"type": "integer"},
+                    },
+                }
+            },
+        },
+    }
+
+
+def build_spec(
+    server_url: str, *, settings: Settings | None = None, docs: SchemaDocs | None = None
+) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for a gateway reached at `server_url`."""
+    health = _plain_get(
+        "getHealth", "Liveness check", "Answers ok while the service runs; needs no credentials."
+    )
+    health["responses"] = {
+        "200": {
+            "description": "The service is up.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"status": {"type": "string"}},
+                        "required": ["status"],
+                    }
+                }
+            },
+        }
+    }
+    privacy = _plain_get(
+        "getPrivacyPolicy",
+        "The privacy policy of this service",
+        "The operator's privacy policy for this gateway, as plain text or HTML; needs no "
+        "credentials. Not needed to answer questions about the data.",
+    )
+    privacy["responses"] = {
+        "200": {
+            "description": "The policy.",
+            "content": {"text/plain": {"schema": {"type": "string"}}, "text/html": {}},
+        }
+    }
+    schemes = security_schemes(settings)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sqlgateway", "version": __version__, "description": _DESCRIPTION},
+        "info": {"title": "sqlgateway", "version": __version__, "description": describe_data(docs)},
         "servers": [{"url": server_url}],
         "paths": {
-            "/query": {
-                "post": {
-                    "operationId": "runQuery",
-                    "summary": "Run one read-only SQL query",
-                    "description": (
-                        "Runs one PostgreSQL SELECT (or WITH/VALUES/TABLE) read-only and returns "
-                        "columns and rows as arrays. If truncated is true, narrow or aggregate "
-                        "the query. Errors carry a code, a message and often a hint to fix the SQL."
-                    ),
-                    "x-openai-isConsequential": False,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/QueryRequest"},
-                                "example": {
-                                    "sql": "SELECT status, count(*) FROM claims GROUP BY status"
-                                },
-                            }
-                        },
-                    },
-                    "responses": {
-                        "200": {
-                            "description": "The rows, cut to the response limit.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {"$ref": "#/components/schemas/QueryResult"}
-                                }
-                            },
-                        },
-                        "400": _error_response("Refused, syntax error or PostgreSQL error."),
-                        "401": _error_response("Missing or invalid API key."),
-                        "413": _error_response("Request body too large."),
-                        "422": _error_response("Body does not match the schema."),
-                        "503": _error_response("Database unavailable; retry shortly."),
-                        "504": _error_response("Query ran longer than the statement timeout."),
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "operationId": "getHealth",
-                    "summary": "Liveness check",
-                    "description": "Answers ok while the service runs; needs no credentials.",
-                    "x-openai-isConsequential": False,
-                    "security": [],
-                    "responses": {
-                        "200": {
-                            "description": "The service is up.",
-                            "content": {
-                                "application/json": {
-                                    "schema": {
-                                        "type": "object",
-                                        "properties": {"status": {"type": "string"}},
-                                        "required": ["status"],
-                                    }
-                                }
-                            },
-                        }
-                    },
-                }
-            },
+            "/query": {"post": _run_query()},
+            "/schema": {"get": _get_schema()},
+            "/healthz": {"get": health},
+            "/privacy": {"get": privacy},
         },
-        "components": {
-            "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "QueryRequest": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["sql"],
-                    "properties": {
-                        "sql": {
-                            "type": "string",
-                            "minLength": 1,
-                            "description": (
-                                "Exactly one PostgreSQL statement that only reads: SELECT, "
-                                "WITH … SELECT, VALUES or TABLE. Writes, settings, locks and "
-                                "system catalogs are refused. Prefer aggregates and WHERE "
-                                "filters over fetching whole tables."
-                            ),
-                        },
-                        "max_rows": {
-                            "type": "integer",
-                            "minimum": 1,
-                            "description": "Return at most this many rows (can only lower the "
-                            "server's limits).",
-                        },
-                    },
-                },
-                "Column": {
-                    "type": "object",
-                    "required": ["name", "type"],
-                    "properties": {
-                        "name": {"type": "string"},
-                        "type": {"type": "string", "description": "PostgreSQL type name."},
-                    },
-                },
-                "QueryResult": {
-                    "type": "object",
-                    "required": [
-                        "columns",
-                        "rows",
-                        "row_count",
-                        "truncated",
-                        "notice",
-                        "elapsed_ms",
-                    ],
-                    "properties": {
-                        "columns": {
-                            "type": "array",
-                            "items": {"$ref": "#/components/schemas/Column"},
-                        },
-                        "rows": {
-                            "type": "array",
-                            "description": "Each row is an array of values in column order.",
-                            "items": {"type": "array", "items": {}},
-                        },
-                        "row_count": {"type": "integer", "minimum": 0},
-                        "truncated": {
-                            "type": "boolean",
-                            "description": "True when more rows exist than were returned.",
-                        },
-                        "notice": {
-                            "type": ["string", "null"],
-                            "description": "How to narrow the query when truncated.",
-                        },
-                        "elapsed_ms": {"type": "number"},
-                    },
-                },
-                "Error": {
-                    "type": "object",
-                    "required": ["error"],
-                    "properties": {
-                        "error": {
-                            "type": "object",
-                            "required": ["code", "message"],
-                            "properties": {
-                                "code": {"type": "string", "enum": list(ERROR_CODES)},
-                                "message": {"type": "string"},
-                                "hint": {"type": "string"},
-                                "sqlstate": {"type": "string"},
-                                "position": {"type": "integer"},
-                            },
-                        }
-                    },
-                },
-            },
-        },
-        "security": [{"apiKey": []}],
+        "components": {"securitySchemes": schemes, "schemas": _schemas()},
+        "security": [{name: []} for name in schemes],
     }
 
 
@@ -208,12 +323,9 @@ def render_yaml(spec: dict[str, Any]) -> str:
 
 async def openapi_yaml(request: Request) -> Response:
     services: Services = request.state.services
-    body = render_yaml(build_spec(services.settings.served_url))
-    return Response(body, media_type="application/yaml")
+    return Response(services.openapi_yaml, media_type="application/yaml")
 
 
 async def openapi_json(request: Request) -> Response:
     services: Services = request.state.services
-    return Response(
-        orjson.dumps(build_spec(services.settings.served_url)), media_type="application/json"
-    )
+    return Response(services.openapi_json, media_type="application/json")

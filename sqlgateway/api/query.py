@@ -1,15 +1,35 @@
-"""POST /query: SQL string in, bounded JSON records out."""
+"""POST /query: SQL string in, bounded JSON records out.
+
+dialect → PostgreSQL (dialects.py) → guard → sensitive columns (only when configured)
+→ executor → did-you-mean hints on unknown tables and columns (suggest.py)
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sqlgateway.body import parse_json_body, read_body
+from sqlgateway.dialects import DEFAULT_DIALECT, Dialect, to_postgres
+from sqlgateway.encode import clip_text
+from sqlgateway.errors import GatewayError, QueryError
 from sqlgateway.executor import QueryPlan
+from sqlgateway.guard import Verdict
 from sqlgateway.responses import JSON
-from sqlgateway.services import Services
+from sqlgateway.sensitive import check_sensitive
+from sqlgateway.suggest import column_hint, table_hint, unknown_name_at
+
+if TYPE_CHECKING:
+    from sqlgateway.services import Services
+
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
+#: Longest executed SQL echoed in a response (`sql`); longer texts are clipped with a marker.
+MAX_ECHOED_SQL_CHARS = 4_000
 
 
 class QueryRequest(BaseModel):
@@ -22,13 +42,87 @@ class QueryRequest(BaseModel):
     max_rows: int | None = Field(
         default=None, ge=1, description="Return at most this many rows (lowers the limit only)."
     )
+    dialect: Dialect | None = Field(
+        default=None, description="The dialect `sql` is written in (default postgres)."
+    )
 
 
 async def run_query(request: Request) -> Response:
     services: Services = request.state.services
     raw = await read_body(request, services.settings.max_request_chars)
     query = parse_json_body(raw, QueryRequest)
-    verdict = services.check_sql(query.sql)
-    plan = QueryPlan(sql=verdict.sql, has_order_by=verdict.has_order_by, max_rows=query.max_rows)
-    result = await services.database.run(plan)
-    return Response(result.body, media_type=JSON)
+    if query.dialect is None or query.dialect == DEFAULT_DIALECT:
+        verdict = await _approve(services, query.sql)
+        return Response(await _run(services, _plan(verdict, query), verdict), media_type=JSON)
+    sql = to_postgres(query.sql, query.dialect)
+    try:
+        verdict = await _approve(services, sql)
+        # the executed SQL leads the body, inside the same budget as the rows
+        echoed = _echoed(verdict.sql, services.settings.max_response_chars)
+        body = await _run(services, _plan(verdict, query, echo_sql=echoed), verdict)
+    except GatewayError as error:
+        if error.status_code == 400:
+            shown = clip_text(sql, MAX_ECHOED_SQL_CHARS)
+            translation = f"the {query.dialect} SQL was translated to PostgreSQL as: {shown}"
+            error.hint = f"{error.hint.rstrip('.')}; {translation}" if error.hint else translation
+        raise
+    return Response(body, media_type=JSON)
+
+
+async def _approve(services: Services, sql: str) -> Verdict:
+    """The guard's verdict, then the sensitive-column check when sensitive columns exist."""
+    verdict = services.check_sql(sql)
+    if services.sensitive:  # only when configured: costs nothing otherwise
+        catalog = await services.catalog.get()
+        check_sensitive(verdict.sql, catalog.column_map, services.sensitive)
+    return verdict
+
+
+def _plan(verdict: Verdict, query: QueryRequest, echo_sql: str | None = None) -> QueryPlan:
+    return QueryPlan(
+        sql=verdict.sql,
+        has_order_by=verdict.has_order_by,
+        max_rows=query.max_rows,
+        echo_sql=echo_sql,
+    )
+
+
+def _echoed(sql: str, max_response_chars: int) -> str:
+    """`sql`, clipped with a marker so that it takes at most a tenth of the response."""
+    most = min(MAX_ECHOED_SQL_CHARS, max_response_chars // 10)
+    shown = clip_text(sql, most)
+    while len(orjson.dumps(shown)) > max_response_chars // 10 and most > 20:
+        most //= 2
+        shown = clip_text(sql, most)
+    return shown
+
+
+async def _run(services: Services, plan: QueryPlan, verdict: Verdict) -> bytes:
+    try:
+        return (await services.database.run(plan)).body
+    except QueryError as error:
+        if error.sqlstate not in (UNDEFINED_TABLE, UNDEFINED_COLUMN):
+            raise
+        raise await _did_you_mean(services, error, verdict) from None
+
+
+async def _did_you_mean(services: Services, error: QueryError, verdict: Verdict) -> QueryError:
+    """`error` with a hint naming the closest existing tables or columns."""
+    try:
+        catalog = await services.catalog.get()
+    except GatewayError:
+        return error
+    name = unknown_name_at(verdict.sql, error.position, error.message)
+    if name is None:
+        return error
+    if error.sqlstate == UNDEFINED_TABLE:
+        hint = table_hint(name, catalog)
+    else:
+        read = [table for t in verdict.tables if (table := catalog.find(t)) is not None]
+        hint = column_hint(name, read, catalog)
+    if not hint:
+        return error
+    combined = f"{error.hint.rstrip('.')}; {hint}" if error.hint else hint
+    return QueryError(
+        error.message, hint=combined, sqlstate=error.sqlstate, position=error.position
+    )
