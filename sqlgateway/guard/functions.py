@@ -32,7 +32,10 @@ _USER_DEFINED_HINT = (
 
 
 def check_function(node: exp.Expr, policy: GuardPolicy) -> str:
-    """The lower-cased name (qualified as written) of the call `node`, if it may run."""
+    """The lower-cased name (qualified as written) of the call `node`, if it may run.
+
+    Refusals name the function as PostgreSQL would resolve it (quoted names keep their case).
+    """
     schema = _qualifier(node)
     if type(node) is exp.Anonymous:
         name = fold(node.this)
@@ -48,10 +51,9 @@ def check_function(node: exp.Expr, policy: GuardPolicy) -> str:
     else:
         allowed = called in policy.extra_functions
     if not allowed:
-        shown = called.lower()
         raise RejectedError(
-            f"function {shown} is not allowed",
-            construct=f"function {shown}",
+            f"function {called} is not allowed",
+            construct=f"function {called}",
             hint=refusal_hint(name.lower(), schema),
         )
     return called.lower()

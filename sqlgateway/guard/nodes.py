@@ -6,9 +6,8 @@ parameters, sqlglot's opaque ``Command`` …) is refused with a message naming i
 calls are listed here and further checked by ``functions.py``; tables by ``relations.py``.
 
 Some nodes carry text that sqlglot writes back verbatim when it generates SQL (``Var`` words,
-numbers, unquoted identifiers, bit and hex strings); the walk makes sure that text
-is what the tokenizer could have produced (``VERBATIM_CHECKS``), so nothing can be smuggled
-through generation:
+OID type names, numbers, unquoted identifiers, bit and hex strings); ``NODE_CHECKS`` makes sure that text is
+what the tokenizer could have produced, so nothing can be smuggled through generation:
 ``date_part('year; DROP TABLE x', ts)`` would otherwise become ``EXTRACT(YEAR; DROP TABLE X
 FROM ts)``.
 """
@@ -207,12 +206,18 @@ _REFUSED: dict[type[exp.Expr], tuple[str, str]] = {
     exp.Comment: ("COMMENT", READ_ONLY_HINT),
     exp.Analyze: ("ANALYZE", READ_ONLY_HINT),
     exp.Describe: ("EXPLAIN / DESCRIBE", READ_ONLY_HINT),
+    exp.CurrentTime: (
+        "CURRENT_TIME without precision",
+        "write CURRENT_TIME(6), LOCALTIME or now()::timetz instead: sqlglot cannot write bare "
+        "CURRENT_TIME back",
+    ),
 }
 
 _NUMBER = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _BARE_IDENTIFIER = re.compile(r"[^\W0-9][\w$]*")
 _HEX = re.compile(r"[0-9A-Fa-f]*")
 _BITS = re.compile(r"[01]*")
+_SAMPLING_METHODS = frozenset({"SYSTEM", "BERNOULLI"})
 
 
 def refuse_node(node: exp.Expr) -> RejectedError:
@@ -225,11 +230,11 @@ def refuse_node(node: exp.Expr) -> RejectedError:
     return RejectedError(f"{construct} is not allowed", construct=construct, hint=hint)
 
 
-def _check_var(node: exp.Expr) -> None:
+def _check_word(node: exp.Expr) -> None:
     text = str(node.this)
     if not (text.isidentifier() and text.isascii()):
         raise RejectedError(
-            f"{text!r} is not a valid keyword here",
+            f"keyword {text!r} is not allowed",
             construct=f"keyword {text!r}",
             hint="date/time fields and interval units are plain words such as year, month, "
             "day, epoch",
@@ -274,14 +279,47 @@ def _check_bits(node: exp.Expr) -> None:
         )
 
 
-#: Checks of the text that generation writes back unquoted, by node class: it must be what
-#: the tokenizer could have produced for that node.
-VERBATIM_CHECKS: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {
-    exp.Var: _check_var,
+def _check_escape_string(node: exp.Expr) -> None:
+    if "\v" in str(node.this):
+        raise RejectedError(
+            "a vertical tab inside an E'…' string is not allowed",
+            construct="E-string with a vertical tab",
+            hint="write chr(11) instead: sqlglot would write it back as \\v, which PostgreSQL "
+            "reads as the letter v",
+        )
+
+
+def _check_json_key(node: exp.Expr) -> None:
+    if "\\" in str(node.this):
+        raise RejectedError(
+            "a backslash in a JSON key after -> or ->> is not allowed",
+            construct="JSON key with a backslash",
+            hint="use jsonb_extract_path(column, 'key') or the #> operator for such keys",
+        )
+
+
+def _check_tablesample(node: exp.Expr) -> None:
+    method = node.args.get("method")
+    if method is not None and str(method.name).upper() not in _SAMPLING_METHODS:
+        raise RejectedError(
+            f"TABLESAMPLE method {method.name} is not allowed",
+            construct=f"TABLESAMPLE {method.name}",
+            hint="use TABLESAMPLE SYSTEM (percent) or TABLESAMPLE BERNOULLI (percent)",
+        )
+
+
+#: Checks of single nodes beyond their class, by class: text that generation writes back
+#: unquoted must be what the tokenizer could have produced; TABLESAMPLE uses built-in methods.
+NODE_CHECKS: dict[type[exp.Expr], Callable[[exp.Expr], None]] = {
+    exp.Var: _check_word,
+    exp.ObjectIdentifier: _check_word,
     exp.Literal: _check_literal,
     exp.Identifier: _check_identifier,
     exp.HexString: _check_hex,
     exp.BitString: _check_bits,
+    exp.ByteString: _check_escape_string,
+    exp.JSONPathKey: _check_json_key,
+    exp.TableSample: _check_tablesample,
 }
 
 

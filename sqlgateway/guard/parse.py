@@ -1,7 +1,8 @@
 """Text → exactly one sqlglot tree: tokenize, screen the tokens, parse.
 
 Token-level rules run before the parser sees anything: one statement (a single trailing
-semicolon is fine), no ``U&`` Unicode-escape strings or identifiers, bounded nesting. Every
+semicolon is fine), no ``U&`` Unicode-escape strings or identifiers, bounded nesting, no
+number literal sqlglot would misread. The parser then runs within a work budget. Every
 ordinary call ``name(args)`` is parsed verbatim as ``exp.Anonymous`` (sqlglot's documented
 ``sqlglot.anonymous`` marker), so the function check sees the name PostgreSQL will run and the
 generated SQL calls exactly that name: sqlglot would otherwise translate some calls between
@@ -27,13 +28,31 @@ MAX_NESTING = 100
 
 NESTING_HINT = f"simplify the query: at most {MAX_NESTING} levels of parentheses or brackets"
 
+#: Work budget of the parser, in tree nodes built (discarded attempts included): a few
+#: constructs make sqlglot backtrack exponentially (nested ``ARRAY[…]``, nested ``LATERAL``
+#: that fails to parse), ordinary queries build about one node per token.
+MAX_NODES_BASE = 2_000
+MAX_NODES_PER_TOKEN = 2
+
 _NAMED_FUNCTIONS = frozenset(PostgresParser.FUNCTIONS)
 _ANONYMOUS = exp.SQLGLOT_ANONYMOUS
 _L_PAREN, _R_PAREN = TokenType.L_PAREN, TokenType.R_PAREN
 _L_BRACKET, _R_BRACKET = TokenType.L_BRACKET, TokenType.R_BRACKET
 _SEMICOLON, _UNICODE_STRING, _AMP = TokenType.SEMICOLON, TokenType.UNICODE_STRING, TokenType.AMP
+_NUMBER, _HEX_STRING, _BIT_STRING = TokenType.NUMBER, TokenType.HEX_STRING, TokenType.BIT_STRING
 _SCREENED = frozenset(
-    {_L_PAREN, _R_PAREN, _L_BRACKET, _R_BRACKET, _SEMICOLON, _UNICODE_STRING, _AMP}
+    {
+        _L_PAREN,
+        _R_PAREN,
+        _L_BRACKET,
+        _R_BRACKET,
+        _SEMICOLON,
+        _UNICODE_STRING,
+        _AMP,
+        _NUMBER,
+        _HEX_STRING,
+        _BIT_STRING,
+    }
 )
 
 
@@ -48,10 +67,11 @@ def tokenize(sql: str) -> list[Token]:
         raise syntax_error(sql, _token_error_offset(sql, exc), "invalid token") from None
 
 
-def screen_tokens(tokens: list[Token]) -> list[Token]:
-    """The tokens of the one statement, marked for verbatim function calls.
+def screen_tokens(tokens: list[Token], sql: str) -> list[Token]:
+    """The tokens of the one statement of `sql`, marked for verbatim function calls.
 
-    Refuses several statements, ``U&`` escapes and nesting deeper than MAX_NESTING.
+    Refuses several statements, ``U&`` escapes, nesting deeper than MAX_NESTING and numbers
+    sqlglot would misread (``0x1F``, ``0b101``, ``0o17``, ``1_000``).
     """
     if tokens and tokens[-1].token_type is _SEMICOLON:
         tokens = tokens[:-1]
@@ -83,10 +103,12 @@ def screen_tokens(tokens: list[Token]) -> list[Token]:
                     token.comments.append(_ANONYMOUS)
         elif kind is _SEMICOLON:
             raise RejectedError(
-                "more than one statement is not allowed",
+                "multiple statements are not allowed",
                 construct="multiple statements",
                 hint="send exactly one statement per request; a single trailing semicolon is fine",
             )
+        elif kind is _NUMBER or kind is _HEX_STRING or kind is _BIT_STRING:
+            _check_number(token, tokens[index + 1] if index + 1 < len(tokens) else None, sql)
         elif kind is _UNICODE_STRING or (index and _after_u(tokens[index - 1], token)):
             raise RejectedError(
                 "Unicode escapes (U&'…' or U&\"…\") are not allowed",
@@ -98,10 +120,20 @@ def screen_tokens(tokens: list[Token]) -> list[Token]:
 
 def parse_tokens(tokens: list[Token], sql: str) -> exp.Expr:
     """The one tree of the screened `tokens` of `sql`."""
-    parser = DIALECT.parser(error_level=ErrorLevel.IMMEDIATE, error_message_context=len(sql))
+    parser = DIALECT.parser(
+        error_level=ErrorLevel.IMMEDIATE,
+        max_nodes=MAX_NODES_BASE + MAX_NODES_PER_TOKEN * len(tokens),
+    )
     try:
         trees = [tree for tree in parser.parse(tokens, sql) if tree is not None]
     except ParseError as exc:
+        if parser._node_count > parser.max_nodes:
+            raise RejectedError(
+                "the query is too complex for the guard to analyse",
+                construct="parser work limit",
+                hint="simplify deeply nested constructs such as ARRAY[ARRAY[…]] or nested "
+                "LATERAL subqueries",
+            ) from None
         raise _from_parse_error(sql, exc) from None
     except RecursionError:
         raise RejectedError(
@@ -125,16 +157,54 @@ def _after_u(previous: Token, amp: Token) -> bool:
     return amp.token_type is _AMP and previous.text in ("U", "u") and previous.end + 1 == amp.start
 
 
+def _check_number(token: Token, following: Token | None, sql: str) -> None:
+    """Refuse ``0x1F``/``0b101`` (sqlglot reads bit strings) and digits glued to letters
+    (``0o17``, ``1_000``: sqlglot reads ``0 AS o17``); PostgreSQL 16+ reads all as integers."""
+    prefixed = token.token_type is not _NUMBER and sql.startswith("0", token.start)
+    glued = (
+        following is not None
+        and following.start == token.end + 1
+        and following.text[:1].isidentifier()
+    )
+    if not (prefixed or glued):
+        return
+    end = following.end if glued and following is not None else token.end
+    raise RejectedError(
+        f"number literal {sql[token.start : end + 1]!r} is not allowed",
+        construct="number literal",
+        hint="write numbers in plain decimal, without underscores or 0x/0o/0b prefixes",
+    )
+
+
 def _from_parse_error(sql: str, exc: ParseError) -> GuardError:
     if not exc.errors:
         return syntax_error(sql, None, str(exc).split("\n", 1)[0])
     error = exc.errors[0]
-    offset = len(error.get("start_context") or "")
     description = str(error.get("description") or "invalid syntax")
-    highlight = str(error.get("highlight") or "").strip()
-    if highlight:
-        description = f'{description} near "{highlight[:40]}"'
+    highlight = str(error.get("highlight") or "")
+    offset = _error_offset(sql, error.get("line"), error.get("col"), highlight)
+    if offset is None:
+        context = str(error.get("start_context") or "")
+        offset = len(context) if sql.startswith(context) else None
+    if highlight.strip():
+        description = f'{description} near "{highlight.strip()[:40]}"'
     return syntax_error(sql, offset, description)
+
+
+def _error_offset(sql: str, line: object, column: object, highlight: str) -> int | None:
+    """Where the token sqlglot complains about starts: it reports where the token ends (1-based
+    line and column) and the token's text."""
+    if not isinstance(line, int) or not isinstance(column, int) or line < 1:
+        return None
+    line_start = 0
+    for _ in range(line - 1):
+        line_start = sql.find("\n", line_start) + 1
+        if line_start == 0:
+            return None
+    start = line_start + column - len(highlight)
+    if start < 0 or sql[start : start + len(highlight)] != highlight:
+        return None
+    return start
 
 
 def _token_error_offset(sql: str, exc: TokenError) -> int | None:

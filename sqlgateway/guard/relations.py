@@ -27,16 +27,20 @@ _SYSTEM_HINT = (
 _POLICY_HINT = "query only the tables this gateway exposes (see the schema documentation)"
 
 
-def check_relation(table: exp.Table, policy: GuardPolicy) -> str | None:
+def check_relation(
+    table: exp.Table, policy: GuardPolicy, scopes: CteScopes | None = None
+) -> str | None:
     """The lower-cased name (qualified as written) of the relation `table` reads, or None when
-    it names a CTE in scope or is a function in FROM."""
+    it names a CTE in scope or is a function in FROM. Pass the same `scopes` for every table
+    of a tree."""
     this = table.this
     if this is None or isinstance(this, exp.Func):
         return None
     if not isinstance(this, exp.Identifier) or table.args.get("catalog") is not None:
         shown = table.sql(dialect="postgres").lower()
+        what = "cross-database reference" if isinstance(this, exp.Identifier | exp.Dot) else ""
         raise RejectedError(
-            f"cross-database reference {shown} is not allowed",
+            f"{what or 'relation reference'} {shown} is not allowed",
             construct=f"relation {shown}",
             hint="name relations as table or schema.table",
         )
@@ -44,7 +48,7 @@ def check_relation(table: exp.Table, policy: GuardPolicy) -> str | None:
     name = fold(this)
     schema = fold(db) if db is not None else None
     shown = (name if schema is None else f"{schema}.{name}").lower()
-    if schema is None and is_cte_reference(table, name):
+    if schema is None and is_cte_reference(table, name, scopes or CteScopes()):
         return None
     if _is_system(schema, name):
         qualified = f"{schema or 'pg_catalog'}.{name}"
@@ -59,7 +63,26 @@ def check_relation(table: exp.Table, policy: GuardPolicy) -> str | None:
     return shown
 
 
-def is_cte_reference(table: exp.Table, name: str) -> bool:
+class CteScopes:
+    """The CTE names of each WITH clause of one tree, worked out once per clause."""
+
+    def __init__(self) -> None:
+        self._clauses: dict[int, tuple[dict[str, int], dict[int, int]]] = {}
+
+    def names(self, clause: exp.With) -> tuple[dict[str, int], dict[int, int]]:
+        """(folded name → position of its first CTE, id of each CTE → its position)."""
+        found = self._clauses.get(id(clause))
+        if found is None:
+            names: dict[str, int] = {}
+            positions: dict[int, int] = {}
+            for position, cte in enumerate(clause.expressions):
+                names.setdefault(_cte_name(cte), position)
+                positions[id(cte)] = position
+            found = self._clauses[id(clause)] = (names, positions)
+        return found
+
+
+def is_cte_reference(table: exp.Table, name: str, scopes: CteScopes) -> bool:
     """Whether the unqualified `name` read by `table` resolves to a CTE in scope.
 
     Scope as in PostgreSQL: a query sees the CTEs of its own WITH and of enclosing queries;
@@ -69,23 +92,19 @@ def is_cte_reference(table: exp.Table, name: str) -> bool:
     node = table.parent
     while node is not None:
         if isinstance(node, exp.With):
-            recursive = bool(node.args.get("recursive"))
-            for cte in node.expressions:
-                if cte is child and not recursive:
-                    break
-                if _cte_name(cte) == name:
-                    return True
+            names, positions = scopes.names(node)
+            first = names.get(name)
+            if first is not None and (
+                node.args.get("recursive") or first < positions.get(id(child), 0)
+            ):
+                return True
             owner = node.parent
             if owner is None:
                 return False
             child, node = owner, owner.parent
             continue
         with_ = node.args.get("with_")
-        if (
-            isinstance(with_, exp.With)
-            and with_ is not child
-            and any(_cte_name(cte) == name for cte in with_.expressions)
-        ):
+        if isinstance(with_, exp.With) and with_ is not child and name in scopes.names(with_)[0]:
             return True
         child, node = node, node.parent
     return False

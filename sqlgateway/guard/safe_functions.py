@@ -30,7 +30,7 @@ _FAMILIES: dict[str, str] = {
         json_agg jsonb_agg json_agg_strict jsonb_agg_strict json_object_agg jsonb_object_agg
         json_object_agg_strict jsonb_object_agg_strict json_object_agg_unique
         jsonb_object_agg_unique json_object_agg_unique_strict jsonb_object_agg_unique_strict
-        json_arrayagg json_objectagg
+        json_arrayagg
     """,
     "statistics aggregate": """
         corr covar_pop covar_samp regr_avgx regr_avgy regr_count regr_intercept regr_r2
@@ -70,7 +70,8 @@ _FAMILIES: dict[str, str] = {
         age clock_timestamp date_add date_bin date_part date_subtract date_trunc extract
         isfinite justify_days justify_hours justify_interval make_date make_interval make_time
         make_timestamp make_timestamptz now statement_timestamp timeofday
-        transaction_timestamp timezone
+        transaction_timestamp timezone current_date current_time current_timestamp localtime
+        localtimestamp
     """,
     "enum": """
         enum_first enum_last enum_range
@@ -141,9 +142,7 @@ TYPED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.Concat: "concat",
     exp.CurrentCatalog: "current_catalog",
     exp.CurrentDate: "current_date",
-    exp.CurrentRole: "current_role",
     exp.CurrentSchema: "current_schema",
-    exp.CurrentTime: "current_time",
     exp.CurrentTimestamp: "current_timestamp",
     exp.CurrentUser: "current_user",
     exp.Decode: "decode",
@@ -153,7 +152,6 @@ TYPED_FUNCTIONS: dict[type[exp.Expr], str] = {
     exp.Initcap: "initcap",
     exp.JSONArrayAgg: "json_agg",
     exp.JSONObject: "json_object",
-    exp.JSONObjectAgg: "json_objectagg",
     exp.JSONValue: "json_value",
     exp.Localtime: "localtime",
     exp.Localtimestamp: "localtimestamp",

@@ -13,6 +13,7 @@ SYNTAX_HINT = (
 
 _EXCERPT_CHARS = 72
 _SQLGLOT_CLASS = re.compile(r"<class 'sqlglot\.[\w.]*?(\w+)'>")
+_DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
 
 def locate(sql: str, offset: int) -> tuple[int, int]:
@@ -88,7 +89,7 @@ def unterminated_at(sql: str) -> tuple[int, str] | None:
                 i = j + 1
                 break
         elif char == "$" and (i == 0 or not _word_char(sql[i - 1])):
-            tag = re.match(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$", sql[i:])
+            tag = _DOLLAR_TAG.match(sql, i)
             if tag is None:
                 i += 1
                 continue
