@@ -143,6 +143,8 @@ class Database:
                 "default_transaction_read_only": "on",
                 "statement_timeout": str(settings.statement_timeout_ms),
                 "IntervalStyle": "iso_8601",
+                # the guard writes backslash strings as E'…'; pin the meaning of plain '…'
+                "standard_conforming_strings": "on",
             },
         }
         try:
