@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 import yaml
 from attack_harness import (
@@ -123,18 +122,9 @@ def test_row_level_security_trap_shows_the_reader_nothing(client: TestClient, tr
 # --- 2. the accepted corpus ------------------------------------------------------------------
 
 
-async def _run_as_reader(dsn: str, sql: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        async with conn.transaction(readonly=True):
-            await conn.fetch(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.mark.parametrize("entry", ACCEPTED, ids=[entry["note"] for entry in ACCEPTED])
 def test_accepted_corpus_answers_200(
-    client: TestClient, demo: DemoDatabase, traps: Traps, entry: dict[str, str]
+    client: TestClient, traps: Traps, entry: dict[str, str]
 ) -> None:
     response = post(client, entry["sql"])
     assert response.status_code == 200, response.text
