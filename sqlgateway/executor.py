@@ -59,6 +59,8 @@ class QueryPlan:
     max_rows: int | None = None
     #: Put the executed SQL at the head of the body (e.g. after translation from a dialect).
     echo_sql: str | None = None
+    #: The guard proved the rows stream from one table scan: EXPLAIN cannot refuse it.
+    streams_rows: bool = False
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -251,7 +253,7 @@ class Database:
         settings = self._settings
         await conn.execute(self._begin)
         try:
-            if settings.max_plan_cost or settings.max_plan_rows:
+            if (settings.max_plan_cost or settings.max_plan_rows) and not plan.streams_rows:
                 try:
                     explained = await conn.fetchval(_EXPLAIN + plan.sql)
                 except pgerr.PostgresError as error:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import orjson
 
@@ -16,10 +15,11 @@ from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
 from sqlgateway.schema_docs import SchemaDocs
 from sqlgateway.settings import Settings
+from sqlgateway.verdict_cache import VerdictCache
 
 Guard = Callable[[str, GuardPolicy], Verdict]
 
-#: Distinct SQL texts whose verdicts are remembered (models repeat themselves a lot).
+#: Distinct SQL shapes whose verdicts are remembered (models repeat themselves a lot).
 VERDICT_CACHE_SIZE = 2048
 
 
@@ -48,9 +48,7 @@ class Services:
     ) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
-        @lru_cache(maxsize=VERDICT_CACHE_SIZE)
-        def check(sql: str) -> Verdict:  # refusals raise, so only approvals are cached
-            return guard(sql, policy)
+        check = VerdictCache(lambda sql: guard(sql, policy), VERDICT_CACHE_SIZE)
 
         spec = build_spec(settings.served_url, settings=settings, docs=docs)
         return cls(

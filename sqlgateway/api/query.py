@@ -94,6 +94,7 @@ def _plan(verdict: Verdict, query: QueryRequest, echo_sql: str | None = None) ->
         has_order_by=verdict.has_order_by,
         max_rows=query.max_rows,
         echo_sql=echo_sql,
+        streams_rows=verdict.streams_rows,
     )
 
 

@@ -26,7 +26,12 @@ from sqlgateway.guard.parse import NESTING_HINT, parse_tokens, screen_tokens, to
 from sqlgateway.guard.policy import GuardPolicy
 from sqlgateway.guard.relations import CteScopes, check_relation
 from sqlgateway.guard.render import render
-from sqlgateway.guard.statements import check_root, check_statement_start, ordering
+from sqlgateway.guard.statements import (
+    check_root,
+    check_statement_start,
+    ordering,
+    streams_rows,
+)
 from sqlgateway.guard.verdict import Verdict
 
 #: Tokens of strings whose meaning depends on standard_conforming_strings.
@@ -71,6 +76,7 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         functions=tuple(sorted(functions)),
         has_order_by=has_order_by,
         has_limit=has_limit,
+        streams_rows=streams_rows(tree),
     )
 
 

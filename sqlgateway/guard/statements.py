@@ -91,6 +91,64 @@ def ordering(tree: exp.Expr) -> tuple[bool, bool]:
     return has_order_by, has_limit
 
 
+#: Clauses that make PostgreSQL collect, combine or reorder rows before returning any.
+_NOT_STREAMING_CLAUSES = (
+    "joins",
+    "group",
+    "having",
+    "order",
+    "distinct",
+    "windows",
+    "qualify",
+    "with_",
+    "with",
+    "laterals",
+    "pivots",
+    "sample",
+    "connect",
+    "prewhere",
+    "match",
+)
+
+
+def streams_rows(tree: exp.Expr) -> bool:
+    """True for one SELECT over one plain table that returns rows as it scans them: no joins,
+    grouping, ordering, DISTINCT, windows, CTEs, subqueries, set operations, and no function
+    calls at all (the guard keeps calls verbatim, so an aggregate is not told apart by class).
+
+    Such a statement costs a bounded amount of work per row the gateway reads, so PostgreSQL's
+    cost estimate cannot change the verdict; the statement timeout still bounds a long scan.
+
+    >>> from sqlglot import parse_one
+    >>> streams_rows(parse_one("SELECT * FROM claims WHERE claim_id = 1", "postgres"))
+    True
+    >>> streams_rows(parse_one("SELECT count(*) FROM claims", "postgres"))
+    False
+    """
+    if not isinstance(tree, exp.Select):
+        return False
+    if any(tree.args.get(clause) for clause in _NOT_STREAMING_CLAUSES):
+        return False
+    source = tree.args.get("from_")
+    if source is None or not isinstance(source.this, exp.Table):
+        return False
+    if not isinstance(source.this.this, exp.Identifier):  # a table function, not a table
+        return False
+    tables = selects = 0
+    for node in tree.walk():
+        if isinstance(node, exp.Table):
+            tables += 1
+        elif isinstance(node, exp.Select):
+            selects += 1
+        elif isinstance(node, exp.Window | exp.SetOperation | exp.Subquery) or (
+            isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Connector)
+        ):
+            return False
+        if tables > 1 or selects > 1:
+            return False
+    return True
+
+
 def _limits(node: exp.Expr) -> bool:
     limit = node.args.get("limit")
     if not isinstance(limit, exp.Limit):

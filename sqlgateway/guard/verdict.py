@@ -15,6 +15,8 @@ class Verdict:
     - ``functions``: functions called, lower-cased (qualified as written); sorted, deduplicated.
     - ``has_order_by``: the outermost query orders its rows.
     - ``has_limit``: the outermost query has LIMIT or FETCH (``LIMIT ALL`` does not count).
+    - ``streams_rows``: one SELECT over one plain table that returns rows as it scans them
+      (no join, grouping, ordering, subquery…): the resource guard's EXPLAIN cannot refuse it.
     """
 
     sql: str
@@ -22,3 +24,4 @@ class Verdict:
     functions: tuple[str, ...]
     has_order_by: bool
     has_limit: bool
+    streams_rows: bool = False
