@@ -89,6 +89,13 @@ def create_app(
     )
 
 
+def app_from_environment() -> Starlette:
+    """`create_app(Settings())` from the SQLGATEWAY_* environment: the factory uvicorn's
+    worker processes import (`sqlgateway.app:app_from_environment`); `serve --workers`
+    exports the settings it resolved before starting them."""
+    return create_app(Settings())
+
+
 async def _read_catalog(services: Services) -> None:
     """Read the live catalog and log where it and the schema docs disagree."""
     try:

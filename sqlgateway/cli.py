@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
+import os
 import secrets
 import signal
 import sys
@@ -46,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
         "host": args.host,
         "port": args.port,
         "database_url": args.database_url,
+        "workers": args.workers,
     }
     settings = _settings(**overrides)
     server = None
@@ -80,7 +83,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     url = settings.served_url
     print()
-    print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}")
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}{workers}")
     print(f"  OpenAPI spec:   {url}/openapi.yaml")
     print(f"  Schema docs:    {settings.schema_docs_dir or 'none (SQLGATEWAY_SCHEMA_DOCS_DIR)'}")
     if generated_key:
@@ -106,17 +110,46 @@ def _serve(args: argparse.Namespace) -> int:
         except (SchemaDocsError, PrivacyPolicyError) as error:
             print(f"sqlgateway: {error}", file=sys.stderr)
             return 1
-        uvicorn.run(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            proxy_headers=False,
-        )
+        options: dict[str, Any] = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_level": settings.log_level,
+            "proxy_headers": False,
+            # in-flight requests may finish (they end by the deadline); then the lifespan
+            # closes the pools
+            "timeout_graceful_shutdown": math.ceil(settings.request_deadline_ms / 1000),
+        }
+        if settings.workers == 1:
+            uvicorn.run(app, **options)
+        else:
+            # each worker process builds its own app (and pools) from the environment
+            os.environ.update(_worker_environment(settings))
+            uvicorn.run(
+                "sqlgateway.app:app_from_environment",
+                factory=True,
+                workers=settings.workers,
+                **options,
+            )
     finally:
         if server is not None:
             server.stop()
     return 0
+
+
+def _worker_environment(settings: Settings) -> dict[str, str]:
+    """What `serve` resolved (embedded database, generated key, demo docs), as the
+    SQLGATEWAY_* variables its worker processes read their settings from."""
+    environment = {
+        "SQLGATEWAY_HOST": settings.host,
+        "SQLGATEWAY_PORT": str(settings.port),
+        "SQLGATEWAY_WORKERS": str(settings.workers),
+        "SQLGATEWAY_API_KEYS": ",".join(key.get_secret_value() for key in settings.api_keys),
+    }
+    if settings.database_url is not None:
+        environment["SQLGATEWAY_DATABASE_URL"] = settings.database_url.get_secret_value()
+    if settings.schema_docs_dir is not None:
+        environment["SQLGATEWAY_SCHEMA_DOCS_DIR"] = str(settings.schema_docs_dir)
+    return environment
 
 
 def _exit_normally(signum: int, frame: object) -> None:
@@ -312,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
     serve.add_argument(
         "--database-url", help="PostgreSQL URL to serve (default: the embedded demo)"
+    )
+    serve.add_argument(
+        "--workers", type=int, help="worker processes, each with its own pools (default 1)"
     )
     serve.set_defaults(func=_serve)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ import asyncpg
 import asyncpg.exceptions as pgerr
 import orjson
 from asyncpg.pool import PoolConnectionProxy
+from asyncpg.prepared_stmt import PreparedStatement
 
 from sqlgateway.cost import check_plan, estimate
 from sqlgateway.encode import Column, EncodedResult, ResultEncoder, converter_for
@@ -30,6 +31,7 @@ from sqlgateway.errors import (
     RejectedError,
     UnavailableError,
 )
+from sqlgateway.pools import Member, PoolSet, describe_dsn
 from sqlgateway.role import UnsafeRoleError, inspect_role
 from sqlgateway.settings import Settings
 
@@ -90,6 +92,36 @@ def _describe_type(attribute: Any) -> tuple[str, str]:
     return name, kind
 
 
+async def _batches(
+    conn: PoolConnectionProxy, statement: PreparedStatement, prefetch: int
+) -> AsyncIterator[Sequence[asyncpg.Record]]:
+    """The statement's rows, `prefetch` at a time, through the unnamed portal.
+
+    Bind+Execute go out in one round trip and the portal needs no Close (ROLLBACK ends it):
+    one round trip fewer per query than asyncpg's public cursor, measured at +9–27% point
+    lookups per second (bench/). This uses asyncpg's protocol object, so the asyncpg range
+    is pinned and tests/unit/test_executor_wire.py fails if the interface moves; without it
+    the public cursor is used.
+    """
+    protocol = getattr(getattr(conn, "_con", None), "_protocol", None)
+    state = getattr(statement, "_state", None)
+    if state is None or not hasattr(protocol, "bind_execute") or not hasattr(protocol, "execute"):
+        batch: list[asyncpg.Record] = []
+        async for record in statement.cursor(prefetch=prefetch):
+            batch.append(record)
+            if len(batch) == prefetch:
+                yield batch
+                batch = []
+        yield batch
+        return
+    assert protocol is not None
+    rows, _, done = await protocol.bind_execute(state, (), "", prefetch, True, None)
+    yield rows
+    while not done:
+        rows, _, done = await protocol.execute(state, "", prefetch, True, None)
+        yield rows
+
+
 def _is_lost(conn: PoolConnectionProxy) -> bool:
     """Closed, or already handed back to the pool because the socket died under it."""
     try:
@@ -120,49 +152,86 @@ def caret_excerpt(sql: str, position: int | None) -> str | None:
     return f"{line}\n{' ' * (column - 1)}^"
 
 
-class Database:
-    """A bounded pool to one PostgreSQL, and the one way queries run on it."""
+def _server_settings(settings: Settings) -> dict[str, str]:
+    """Startup parameters of every connection. PgBouncer refuses unknown ones (and would not
+    keep them per client anyway): there, the transaction sets them with SET LOCAL instead."""
+    if settings.pgbouncer:
+        return {"application_name": APPLICATION_NAME}
+    return {
+        "application_name": APPLICATION_NAME,
+        "default_transaction_read_only": "on",
+        "statement_timeout": str(settings.statement_timeout_ms),
+        "IntervalStyle": "iso_8601",
+        # the guard writes backslash strings as E'…'; pin the meaning of plain '…'
+        "standard_conforming_strings": "on",
+    }
 
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
-        self.pool = pool
-        self._settings = settings
-        self._begin = (
-            "BEGIN TRANSACTION READ ONLY; "
-            f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}"
+
+async def _create_pool(dsn: str, settings: Settings, *, min_size: int) -> asyncpg.Pool:
+    """A pool to `dsn`; if the database cannot be reached now, an empty one that connects
+    lazily (requests get 503 until the database answers)."""
+    options: dict[str, Any] = {
+        "max_size": settings.pool_max_size,
+        "statement_cache_size": 0,  # model SQL is literal and one-off: caching only churns
+        "init": _init_connection,
+        "reset": _keep_connection,
+        "server_settings": _server_settings(settings),
+    }
+    try:
+        return await asyncpg.create_pool(dsn, min_size=min_size, **options)
+    except UnsafeRoleError:
+        raise
+    except (TimeoutError, *_UNAVAILABLE, pgerr.PostgresError) as error:
+        logger.warning(
+            "database %s unreachable at start (%s); requests get 503 until it answers",
+            describe_dsn(dsn),
+            type(error).__name__,
         )
+        return await asyncpg.create_pool(dsn, min_size=0, **options)
+
+
+class Database:
+    """Bounded pools to PostgreSQL (the primary, or read replicas), and the one way queries
+    run on them. `pool` is the primary's; `pools` picks the database for each checkout."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, settings: Settings, *, replicas: tuple[Member, ...] = ()
+    ) -> None:
+        self.pool = pool
+        self.pools = PoolSet(Member("primary", pool), replicas, retry_ms=settings.replica_retry_ms)
+        self._settings = settings
+        begin = [
+            "BEGIN TRANSACTION READ ONLY",
+            f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}",
+        ]
+        if settings.pgbouncer:  # no startup parameters through PgBouncer: pin them here
+            begin += [
+                "SET LOCAL IntervalStyle = 'iso_8601'",
+                "SET LOCAL standard_conforming_strings = on",
+            ]
+        self._begin = "; ".join(begin)
 
     @classmethod
     async def connect(cls, dsn: str, settings: Settings) -> Database:
-        """A pool to `dsn`. If the database cannot be reached now, the gateway still starts:
-        the pool connects lazily and requests answer 503 until the database is back."""
-        options: dict[str, Any] = {
-            "max_size": settings.pool_max_size,
-            "statement_cache_size": 0,  # model SQL is literal and one-off: caching only churns
-            "init": _init_connection,
-            "reset": _keep_connection,
-            "server_settings": {
-                "application_name": APPLICATION_NAME,
-                "default_transaction_read_only": "on",
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "IntervalStyle": "iso_8601",
-                # the guard writes backslash strings as E'…'; pin the meaning of plain '…'
-                "standard_conforming_strings": "on",
-            },
-        }
-        try:
-            pool = await asyncpg.create_pool(dsn, min_size=settings.pool_min_size, **options)
-        except UnsafeRoleError:
-            raise
-        except (TimeoutError, *_UNAVAILABLE, pgerr.PostgresError) as error:
-            logger.warning(
-                "database unreachable at start (%s); requests get 503 until it answers",
-                type(error).__name__,
-            )
-            pool = await asyncpg.create_pool(dsn, min_size=0, **options)
-        return cls(pool, settings)
+        """Pools to `dsn` and to every `settings.replica_urls`, with the same settings and
+        role check. A database that cannot be reached now does not stop the gateway: its
+        pool connects lazily. With replicas, the primary's pool opens only when needed."""
+        replicas = []
+        for url in settings.replica_urls:
+            replica_dsn = url.get_secret_value()
+            pool = await _create_pool(replica_dsn, settings, min_size=settings.pool_min_size)
+            replicas.append(Member(describe_dsn(replica_dsn), pool))
+        primary_min = 0 if replicas else settings.pool_min_size
+        database = cls(
+            await _create_pool(dsn, settings, min_size=primary_min),
+            settings,
+            replicas=tuple(replicas),
+        )
+        database.pools.primary.name = describe_dsn(dsn)
+        return database
 
     async def close(self) -> None:
-        await self.pool.close()
+        await self.pools.close()
 
     async def ping(self) -> None:
         async with self._connection() as conn:
@@ -172,7 +241,7 @@ class Database:
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
         timeout_s = self._settings.pool_acquire_timeout_ms / 1000
         try:
-            conn = await self.pool.acquire(timeout=timeout_s)
+            conn = await self.pools.acquire(timeout=timeout_s)
         except TimeoutError:
             raise UnavailableError(
                 f"all {self._settings.pool_max_size} database connections are busy",
@@ -189,10 +258,13 @@ class Database:
                 f"cannot connect to the database ({type(error).__name__})",
                 hint="retry in a moment",
             ) from None
+        member = self.pools.owner(conn)
         try:
             yield conn
-        except (pgerr.PostgresError, GatewayError):
+        except (pgerr.PostgresError, GatewayError) as error:
             # PostgreSQL reported it, or we refused after ROLLBACK: the connection is idle.
+            if isinstance(error, _UNAVAILABLE):
+                self.pools.mark_down(member, error)
             raise
         except asyncio.CancelledError:
             # Deadline or client gone: asyncpg has sent a CancelRequest for the running
@@ -205,12 +277,13 @@ class Database:
             if not lost:
                 conn.terminate()
             if lost and isinstance(error, Exception):
+                self.pools.mark_down(member, error)
                 raise UnavailableError(
                     "the database connection was lost", hint="retry in a moment"
                 ) from None
             raise
         finally:
-            await self.pool.release(conn)
+            await self.pools.release(conn)
 
     async def run(self, plan: QueryPlan) -> EncodedResult:
         """Run an approved statement read-only and encode at most the budget of rows."""
@@ -283,8 +356,8 @@ class Database:
             prefetch = settings.cursor_prefetch_rows
             if plan.max_rows is not None:
                 prefetch = min(prefetch, plan.max_rows + 1)
-            async for record in statement.cursor(prefetch=prefetch):
-                if not encoder.add(record):
+            async for batch in _batches(conn, statement, prefetch):
+                if not all(encoder.add(record) for record in batch):
                     break
         except (pgerr.PostgresError, GatewayError):
             # the server answered (or we refused): the connection is idle, end the transaction

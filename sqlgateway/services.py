@@ -55,7 +55,7 @@ class Services:
             settings=settings,
             database=database,
             check_sql=check,
-            catalog=CatalogSource(settings, docs, database.pool),
+            catalog=CatalogSource(settings, docs, database.pools),
             docs=docs,
             sensitive=docs.sensitive if docs is not None else frozenset(),
             privacy_policy=privacy_policy or load_privacy_policy(settings),

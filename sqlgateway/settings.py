@@ -158,9 +158,34 @@ class Settings(BaseSettings):
         description="Text served at GET /privacy when no file is set. Neither set: a neutral "
         "notice saying what the gateway does with requests.",
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Worker processes `serve` runs, each with its own pools (so up to "
+        "workers × pool_max_size connections per database).",
+    )
+    replica_urls: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated PostgreSQL URLs of read replicas (same read-only role "
+        "check): queries go round-robin to the replicas that answer, and to "
+        "SQLGATEWAY_DATABASE_URL only when none does. Unset: every query goes to "
+        "SQLGATEWAY_DATABASE_URL.",
+    )
+    replica_retry_ms: int = Field(
+        default=2_000,
+        gt=0,
+        description="How long a database whose connection failed is skipped before it is "
+        "tried again, in milliseconds.",
+    )
+    pgbouncer: bool = Field(
+        default=False,
+        description="The URLs point at PgBouncer in transaction pooling mode: send no startup "
+        "parameters but application_name and set everything per transaction "
+        "(see docs/deployment.md).",
+    )
     log_level: str = Field(default="info", description="Log level of the service's own logs.")
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "replica_urls", mode="before")
     @classmethod
     def _split_keys(cls, value: Any) -> Any:
         return _split_commas(value)

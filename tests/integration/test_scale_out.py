@@ -1,0 +1,254 @@
+"""Scale-out: several worker processes, read replicas with a passive health check, and
+PgBouncer transaction pooling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import pytest
+from conftest import TEST_API_KEY, TEST_DATABASE, TEST_READER, admin_fetch, make_settings
+from starlette.testclient import TestClient
+
+from sqlgateway.app import create_app
+from sqlgateway.demo import DemoDatabase, ensure_demo
+from sqlgateway.embedded import start_embedded
+from sqlgateway.executor import Database, QueryPlan
+from sqlgateway.pools import Member, PoolSet
+
+AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _reader_backends(demo: DemoDatabase) -> dict[int, str]:
+    """pid → last statement of the gateway's connections to the test database."""
+    rows = admin_fetch(
+        demo,
+        "SELECT pid, query FROM pg_stat_activity WHERE usename = $1 "
+        "AND application_name = 'sqlgateway' AND datname = current_database()",
+        TEST_READER,
+    )
+    return {row["pid"]: row["query"] for row in rows}
+
+
+async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
+    """POST every SQL, each on a new TCP connection (so the kernel spreads them)."""
+    statuses: Counter[int] = Counter()
+    queue = list(sqls)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
+    async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits, timeout=30) as http:
+
+        async def worker() -> None:
+            while queue:
+                response = await http.post("/query", json={"sql": queue.pop()})
+                statuses[response.status_code] += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return statuses
+
+
+def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
+    demo: DemoDatabase,
+) -> None:
+    port = _free_port()
+    before = set(_reader_backends(demo))
+    environment = {
+        **os.environ,
+        "SQLGATEWAY_API_KEYS": TEST_API_KEY,
+        # one connection per worker: each connection that ran a query is a worker that served
+        "SQLGATEWAY_POOL_MIN_SIZE": "1",
+        "SQLGATEWAY_POOL_MAX_SIZE": "1",
+        "SQLGATEWAY_LOG_LEVEL": "warning",
+    }
+    command = [sys.executable, "-m", "sqlgateway", "serve", "--workers", "2"]
+    command += ["--port", str(port), "--database-url", demo.reader_dsn]
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        served: set[int] = set()
+        statuses: Counter[int] = Counter()
+        for _ in range(5):  # the kernel decides which worker accepts: give it a few rounds
+            sqls = [f"SELECT claim_id FROM claims WHERE claim_id = {i + 1}" for i in range(50)]
+            statuses += asyncio.run(_send(url, sqls, concurrency=8))
+            served = {
+                pid
+                for pid, query in _reader_backends(demo).items()
+                if pid not in before and query == "ROLLBACK"  # the end of every gateway query
+            }
+            if len(served) >= 2:
+                break
+        assert set(statuses) == {200}, statuses
+        assert len(served) == 2, f"one worker served all {statuses.total()} queries"
+        print(f"\n2 workers: {statuses.total()} queries, backends that served: {len(served)}")
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=40 + 5) == 0
+        print(f"SIGTERM → exit 0 in {time.monotonic() - started:.2f} s")
+        assert not served & set(_reader_backends(demo))  # the lifespans closed the pools
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+# --- read replicas ---------------------------------------------------------------------------
+
+
+class _Pool:
+    """Stands in for an asyncpg pool in PoolSet's bookkeeping."""
+
+    def get_size(self) -> int:
+        return 1
+
+
+def _members(*names: str) -> list[Member]:
+    return [Member(name, _Pool()) for name in names]  # type: ignore[arg-type]
+
+
+def test_pool_set_round_robin_skips_down_replicas_and_falls_back_to_the_primary() -> None:
+    primary, a, b = _members("primary", "a", "b")
+    pools = PoolSet(primary, [a, b], retry_ms=60_000)
+    assert [pools.candidates()[0].name for _ in range(4)] == ["a", "b", "a", "b"]
+    assert [m.name for m in pools.candidates()] == ["a", "b", "primary"]
+    pools.mark_down(a, OSError())
+    assert [pools.candidates()[0].name for _ in range(3)] == ["b", "b", "b"]
+    pools.mark_down(b, OSError())
+    assert [m.name for m in pools.candidates()] == ["primary"]
+    pools.mark_down(primary, OSError())
+    assert {m.name for m in pools.candidates()} == {"a", "b", "primary"}  # all down: ask anyway
+    a.down_until = time.monotonic()  # retry interval over
+    assert pools.candidates()[0].name == "a"
+
+
+@pytest.fixture
+def replicas(
+    pg_admin_dsn: str,
+) -> Iterator[tuple[DemoDatabase, DemoDatabase, Path]]:
+    """Two stand-in replicas: `replica_a` on the session's server, `replica_b` on a private
+    embedded server (its data directory is yielded) that the test may stop and start."""
+    replica_a = asyncio.run(
+        ensure_demo(pg_admin_dsn, database="replica_a", reader_role="replica_reader", claims=500)
+    )
+    base = Path(tempfile.mkdtemp(prefix="sqlgateway-replica-"))
+    server = start_embedded(base / "pgdata")
+    replica_b = asyncio.run(
+        ensure_demo(
+            server.admin_dsn(), database="replica_b", reader_role="replica_reader", claims=500
+        )
+    )
+    yield replica_a, replica_b, base / "pgdata"
+    start_embedded(base / "pgdata").stop()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _where(client: TestClient, queries: int) -> tuple[Counter[str], list[float]]:
+    """Which database answered each of `queries` queries, and how long each took."""
+    answered: Counter[str] = Counter()
+    latencies = []
+    for _ in range(queries):
+        started = time.perf_counter()
+        response = client.post("/query", json={"sql": "SELECT current_database() AS db"})
+        latencies.append(time.perf_counter() - started)
+        answered[response.json()["rows"][0][0] if response.status_code == 200 else "failed"] += 1
+    return answered, latencies
+
+
+def test_replicas_share_queries_a_stopped_one_is_skipped_and_comes_back(
+    demo: DemoDatabase, replicas: tuple[DemoDatabase, DemoDatabase, Path]
+) -> None:
+    replica_a, replica_b, data_dir_b = replicas
+    settings = make_settings(
+        demo,
+        replica_urls=f"{replica_a.reader_dsn},{replica_b.reader_dsn}",
+        replica_retry_ms=500,
+        pool_min_size=1,
+    )
+    app = create_app(settings)
+    with TestClient(app, headers=AUTH) as client:
+        spread, _ = _where(client, 20)
+        assert spread == {"replica_a": 10, "replica_b": 10}
+
+        start_embedded(data_dir_b).stop()
+        stopped = time.monotonic()
+        during, latencies = _where(client, 20)
+        assert during == {"replica_a": 20}  # not one failed request
+        print(
+            f"\nreplicas: spread {dict(spread)}; replica_b stopped: {dict(during)}, first "
+            f"request {latencies[0] * 1000:.0f} ms, slowest after it "
+            f"{max(latencies[1:]) * 1000:.0f} ms"
+        )
+
+        start_embedded(data_dir_b)
+        time.sleep(max(0.0, 0.6 - (time.monotonic() - stopped)))  # the retry interval is over
+        back, _ = _where(client, 20)
+        assert back["failed"] == 0
+        assert back["replica_b"] >= 9, back
+        print(f"replica_b restarted: {dict(back)}")
+
+
+def test_primary_answers_when_every_replica_is_down(demo: DemoDatabase) -> None:
+    dead = "postgresql://nobody@127.0.0.1:1/none"  # nothing listens on port 1
+    settings = make_settings(demo, replica_urls=f"{dead},{dead}", replica_retry_ms=60_000)
+    with TestClient(create_app(settings), headers=AUTH) as client:
+        answered, _ = _where(client, 5)
+    assert answered == {TEST_DATABASE: 5}
+
+
+# --- PgBouncer ------------------------------------------------------------------------------
+
+
+def test_pgbouncer_mode_sends_no_startup_settings_but_pins_them_per_transaction(
+    demo: DemoDatabase,
+) -> None:
+    settings = make_settings(demo, pgbouncer=True, statement_timeout_ms=1234)
+    sql = (
+        "SELECT interval '1 year 2 months 3 days' AS span, "
+        "current_setting('statement_timeout') AS timeout, "
+        "current_setting('transaction_read_only') AS read_only"
+    )
+
+    async def session_and_query() -> tuple[str, Any]:
+        database = await Database.connect(demo.reader_dsn, settings)
+        try:
+            # outside a transaction: the server's default, so it was not a startup parameter
+            session = await database.pool.fetchval("SHOW IntervalStyle")
+            result = await database.run(QueryPlan(sql, has_order_by=False))
+        finally:
+            await database.close()
+        return session, result
+
+    session, result = asyncio.run(session_and_query())
+    assert session == "postgres"
+    assert b'"P1Y2M3D","1234ms","on"' in result.body

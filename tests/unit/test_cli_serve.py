@@ -1,0 +1,75 @@
+"""`serve`: one worker runs the app in process; several run the import-string factory with the
+resolved settings exported to them. uvicorn itself is replaced, so nothing listens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+
+from sqlgateway import cli
+from sqlgateway.app import app_from_environment
+from sqlgateway.pools import describe_dsn
+
+URL = "postgresql://reader:s3cret@db.example:6432/claims"
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    import uvicorn
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append((app, options)))
+    for name in ("API_KEYS", "DATABASE_URL", "WORKERS", "HOST", "PORT", "SCHEMA_DOCS_DIR"):
+        # set first, so monkeypatch restores the original (absent) value after `serve` sets it
+        monkeypatch.setenv(f"SQLGATEWAY_{name}", "")
+        monkeypatch.delenv(f"SQLGATEWAY_{name}")
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "k1,k2")
+    return calls
+
+
+def test_one_worker_serves_the_app_in_process(uvicorn_calls: list[Any]) -> None:
+    assert cli.main(["serve", "--database-url", URL, "--port", "8123"]) == 0
+    [(app, options)] = uvicorn_calls
+    assert isinstance(app, Starlette)
+    assert "workers" not in options
+    assert options["timeout_graceful_shutdown"] == 40  # the request deadline
+
+
+def test_workers_run_the_factory_with_the_resolved_settings_exported(
+    uvicorn_calls: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    monkeypatch.delenv("SQLGATEWAY_API_KEYS")  # serve generates one: workers must get it too
+    assert cli.main(["serve", "--database-url", URL, "--port", "8123", "--workers", "3"]) == 0
+    [(app, options)] = uvicorn_calls
+    assert app == "sqlgateway.app:app_from_environment"
+    assert options["factory"] is True
+    assert options["workers"] == 3
+    assert options["port"] == 8123
+    assert options["timeout_graceful_shutdown"] == 40
+    assert os.environ["SQLGATEWAY_DATABASE_URL"] == URL
+    assert os.environ["SQLGATEWAY_PORT"] == "8123"
+    assert len(os.environ["SQLGATEWAY_API_KEYS"]) > 20
+    assert isinstance(app_from_environment(), Starlette)  # what each worker builds
+
+
+def test_zero_workers_is_refused(uvicorn_calls: list[Any]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["serve", "--database-url", URL, "--workers", "0"])
+    assert exit_info.value.code == 2
+    assert uvicorn_calls == []
+
+
+@pytest.mark.parametrize(
+    ("dsn", "shown"),
+    [
+        (URL, "db.example:6432/claims"),
+        ("postgresql://reader:pw@replica-1/claims", "replica-1:5432/claims"),
+        ("postgresql://postgres@/demo?host=/tmp/sock&port=5433", "/tmp/sock:5433/demo"),
+    ],
+)
+def test_database_names_in_logs_never_hold_the_password(dsn: str, shown: str) -> None:
+    assert describe_dsn(dsn) == shown
