@@ -19,6 +19,7 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError, UnsupportedError
 
 from sqlgateway.errors import GuardError, RejectedError, SQLSyntaxError
+from sqlgateway.guard.parse import MAX_NODES_BASE, MAX_NODES_PER_TOKEN
 
 __all__ = ["DEFAULT_DIALECT", "DIALECTS", "Dialect", "to_postgres"]
 
@@ -33,6 +34,28 @@ _HINT = "write the query in PostgreSQL (leave `dialect` out) or use only portabl
 
 
 @lru_cache(maxsize=512)
+def _parse_bounded(sql: str, dialect: str) -> list[exp.Expr]:
+    """The statements of `sql` in `dialect`, within the guard's parser work budget: sqlglot's
+    parse time grows exponentially with some nestings (ARRAY[ARRAY[…]]: seconds at depth 16),
+    and this runs before the guard, on the event loop."""
+    source = sqlglot.Dialect.get_or_raise(dialect)
+    tokens = source.tokenize(sql)
+    parser = source.parser(
+        error_level=ErrorLevel.IMMEDIATE,
+        max_nodes=MAX_NODES_BASE + MAX_NODES_PER_TOKEN * len(tokens),
+    )
+    try:
+        return [tree for tree in parser.parse(tokens, sql) if tree is not None]
+    except ParseError:
+        if parser._node_count > parser.max_nodes:
+            raise RejectedError(
+                f"the {dialect} SQL is too complex to translate",
+                construct="parser work limit",
+                hint="simplify deeply nested constructs such as ARRAY[ARRAY[…]]",
+            ) from None
+        raise
+
+
 def to_postgres(sql: str, dialect: str) -> str:
     """`sql` in `dialect`, written as PostgreSQL. SQLSyntaxError when it does not parse in
     that dialect, RejectedError when it uses something PostgreSQL cannot express."""
@@ -45,7 +68,7 @@ def to_postgres(sql: str, dialect: str) -> str:
             hint=f"use one of {', '.join(DIALECTS)}",
         )
     try:
-        trees = [tree for tree in sqlglot.parse(sql, read=dialect) if tree is not None]
+        trees = _parse_bounded(sql, dialect)
         for tree in trees:
             if isinstance(tree, exp.Command):
                 raise UnsupportedError(f"{tree.name.upper()} statements")

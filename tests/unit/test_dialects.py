@@ -63,3 +63,13 @@ def test_what_postgres_cannot_express_is_refused(dialect: str, sql: str) -> None
 def test_unknown_dialects_are_refused() -> None:
     with pytest.raises(RejectedError, match="unknown dialect"):
         to_postgres("SELECT 1", "cobol")
+
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "duckdb", "snowflake", "bigquery"])
+def test_exponential_nesting_is_refused_before_it_burns_the_cpu(dialect: str) -> None:
+    # sqlglot needs seconds for depth 16 and about a minute for depth 23 without the budget
+    sql = "SELECT " + "ARRAY[" * 23 + "1" + "]" * 23
+    with pytest.raises(RejectedError) as info:
+        to_postgres(sql, dialect)
+    assert info.value.construct == "parser work limit"
