@@ -8,8 +8,7 @@ levers applied by monkeypatching in that process only; nothing in the package ch
 
 - ``baseline``: as shipped.
 - ``no_explain``: SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0 (2 round trips fewer).
-- ``unnamed_portal``: also stream through the unnamed portal with asyncpg's protocol calls,
-  so a result that fits the first batch needs no Close round trip (ROLLBACK ends the portal).
+  (Streaming through the unnamed portal, once a lever here, is what the executor now does.)
 - ``gc_tuned``: `gc.freeze()` after start-up and gen-0 threshold 50,000 (fewer, cheaper
   collections: the guard's sqlglot trees are what keeps the collector busy).
 - ``no_guard``: the guard replaced by a pass-through verdict: the guard's share.
@@ -39,10 +38,7 @@ from bench.http_load import query_request, run_load
 from bench.point import lookup_sql, raw_lookup, raw_pool
 from bench.postgres import bench_server
 from bench.stats import Spread, markdown_table, ratio, rotated
-from sqlgateway import executor
 from sqlgateway.app import create_app
-from sqlgateway.cost import check_plan, estimate
-from sqlgateway.encode import Column, ResultEncoder, converter_for
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
 from sqlgateway.settings import Settings
 
@@ -51,53 +47,9 @@ SERVERS = {
     "gc_tuned": "gc_tuned",
     "no_guard_only": "no_guard",
     "no_explain": "no_explain",
-    "unnamed_portal": "no_explain,unnamed_portal",
-    "all_levers": "no_explain,unnamed_portal,gc_tuned",
-    "all_no_guard": "no_explain,unnamed_portal,gc_tuned,no_guard",
+    "all_levers": "no_explain,gc_tuned",
+    "all_no_guard": "no_explain,gc_tuned,no_guard",
 }
-
-
-async def _stream_unnamed_portal(
-    self: executor.Database, conn: Any, plan: executor.QueryPlan
-) -> ResultEncoder:
-    """`Database._stream` with the cursor replaced by Bind/Execute on the unnamed portal."""
-    settings = self._settings
-    await conn.execute(self._begin)
-    try:
-        if settings.max_plan_cost or settings.max_plan_rows:
-            explained = await conn.fetchval(executor._EXPLAIN + plan.sql)
-            check_plan(
-                estimate(executor.orjson.loads(explained), plan.max_rows),
-                max_cost=settings.max_plan_cost,
-                max_rows=settings.max_plan_rows,
-            )
-        statement = await conn.prepare(plan.sql)
-        columns, converters = [], []
-        for attribute in statement.get_attributes():
-            type_name, kind = executor._describe_type(attribute)
-            columns.append(Column(attribute.name, type_name))
-            converters.append(converter_for(type_name, kind, settings.max_cell_chars))
-        encoder = ResultEncoder(
-            columns,
-            converters,
-            max_chars=settings.max_response_chars,
-            max_rows=plan.max_rows,
-            has_order_by=plan.has_order_by,
-        )
-        prefetch = settings.cursor_prefetch_rows
-        if plan.max_rows is not None:
-            prefetch = min(prefetch, plan.max_rows + 1)
-        protocol = conn._con._protocol  # private: PoolConnectionProxy → Connection → protocol
-        state = statement._state
-        rows, _, done = await protocol.bind_execute(state, (), "", prefetch, True, None)
-        while True:
-            if not all(encoder.add(row) for row in rows) or done:
-                break
-            rows, _, done = await protocol.execute(state, "", prefetch, True, None)
-    finally:
-        if not conn.is_closed():
-            await conn.execute("ROLLBACK")
-    return encoder
 
 
 gc_ms: dict[str, float] = {}  # server → GC milliseconds per 1,000 requests
@@ -152,8 +104,6 @@ def serve(levers: set[str]) -> None:
     settings = Settings()
     if "no_explain" in levers:
         settings = settings.model_copy(update={"max_plan_cost": 0, "max_plan_rows": 0})
-    if "unnamed_portal" in levers:
-        executor.Database._stream = _stream_unnamed_portal  # type: ignore[method-assign]
     app = create_app(settings, guard=_pass_through if "no_guard" in levers else _timed_guard)
     if "gc_tuned" in levers:
         gc.collect()
