@@ -65,7 +65,6 @@ def test_unknown_dialects_are_refused() -> None:
         to_postgres("SELECT 1", "cobol")
 
 
-
 @pytest.mark.parametrize("dialect", ["mysql", "duckdb", "snowflake", "bigquery"])
 def test_exponential_nesting_is_refused_before_it_burns_the_cpu(dialect: str) -> None:
     # sqlglot needs seconds for depth 16 and about a minute for depth 23 without the budget
