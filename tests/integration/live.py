@@ -1,15 +1,19 @@
-"""A real uvicorn server on 127.0.0.1 in a background thread, for tests that need real sockets:
-concurrency, disconnects, slow clients, faults."""
+"""A real uvicorn server on 127.0.0.1 in a background thread, and a bounded load generator,
+for tests that need real sockets: concurrency, disconnects, slow clients, faults."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx2 as httpx
 import uvicorn
+from conftest import TEST_API_KEY
 
 from sqlgateway.app import create_app
 from sqlgateway.settings import Settings
@@ -40,3 +44,47 @@ def live_server(settings: Settings, **app_options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=20)
+
+
+class LoadResult:
+    def __init__(self) -> None:
+        self.statuses: Counter[int] = Counter()
+        self.latencies: list[float] = []
+        self.answers: list[tuple[float, int]] = []  # (monotonic time answered, status)
+        self.errors: Counter[str] = Counter()  # code: message of unexpected answers
+
+
+async def load(
+    url: str, requests: int, concurrency: int, sql_for: Any, timeout_s: float = 60
+) -> LoadResult:
+    """Send `requests` POST /query at `concurrency` (SQL `sql_for(i)`, API key `TEST_API_KEY`)."""
+    result = LoadResult()
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(requests):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {TEST_API_KEY}"},
+        limits=limits,
+        timeout=timeout_s,
+    ) as http:
+
+        async def worker() -> None:
+            while not queue.empty():
+                i = queue.get_nowait()
+                started = time.perf_counter()
+                try:
+                    response = await http.post("/query", json={"sql": sql_for(i)})
+                    status = response.status_code
+                    if status not in (200, 503, 504):
+                        error = response.json()["error"]
+                        result.errors[f"{error['code']}: {error['message'][:120]}"] += 1
+                except httpx.HTTPError:
+                    status = 0  # no answer at all
+                result.statuses[status] += 1
+                result.latencies.append(time.perf_counter() - started)
+                result.answers.append((time.monotonic(), status))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return result

@@ -13,14 +13,13 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 from conftest import TEST_API_KEY, make_settings
-from live import live_server
+from live import live_server, load
 
 from sqlgateway.demo import DemoDatabase, ensure_demo
 from sqlgateway.embedded import start_embedded
@@ -105,21 +104,6 @@ logfile = {config}/pgbouncer.log
         shutil.rmtree(base, ignore_errors=True)
 
 
-async def _post_all(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
-    statuses: Counter[int] = Counter()
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits, timeout=30) as http:
-        queue = list(sqls)
-
-        async def worker() -> None:
-            while queue:
-                response = await http.post("/query", json={"sql": queue.pop()})
-                statuses[response.status_code] += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses
-
-
 def test_gateway_through_pgbouncer_transaction_pooling(bouncer: DemoDatabase) -> None:
     settings = make_settings(
         bouncer,
@@ -144,6 +128,7 @@ def test_gateway_through_pgbouncer_transaction_pooling(bouncer: DemoDatabase) ->
         )
         assert slow.status_code == 504, slow.text
         # many concurrent requests over 2 server connections: all answered, pool healthy
-        lookups = [f"SELECT * FROM claims WHERE claim_id = {1 + i % 500}" for i in range(300)]
-        statuses = asyncio.run(_post_all(url, lookups, 16))
-        assert statuses == Counter({200: 300})
+        result = asyncio.run(
+            load(url, 300, 16, lambda i: f"SELECT * FROM claims WHERE claim_id = {1 + i % 500}")
+        )
+        assert result.statuses == {200: 300}, result.errors

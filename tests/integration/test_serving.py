@@ -23,54 +23,13 @@ import httpx2 as httpx
 import orjson
 import pytest
 from conftest import TEST_API_KEY, admin_fetch, make_settings
-from live import live_server
+from live import LoadResult, live_server, load
 
 from sqlgateway.demo import DemoDatabase, ensure_demo
 from sqlgateway.embedded import start_embedded
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 HEAVY = "SELECT count(*) FROM generate_series(1, 2000000000) AS g WHERE g > 7"
-
-
-class LoadResult:
-    def __init__(self) -> None:
-        self.statuses: Counter[int] = Counter()
-        self.latencies: list[float] = []
-        self.answers: list[tuple[float, int]] = []  # (monotonic time answered, status)
-        self.errors: Counter[str] = Counter()  # code: message of unexpected answers
-
-
-async def _load(
-    url: str, requests: int, concurrency: int, sql_for: Any, timeout_s: float = 60
-) -> LoadResult:
-    """Send `requests` POST /query at `concurrency`."""
-    result = LoadResult()
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(requests):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=url, headers=AUTH, limits=limits, timeout=timeout_s
-    ) as http:
-
-        async def worker() -> None:
-            while not queue.empty():
-                i = queue.get_nowait()
-                started = time.perf_counter()
-                try:
-                    response = await http.post("/query", json={"sql": sql_for(i)})
-                    status = response.status_code
-                    if status not in (200, 503, 504):
-                        error = response.json()["error"]
-                        result.errors[f"{error['code']}: {error['message'][:120]}"] += 1
-                except httpx.HTTPError:
-                    status = 0  # no answer at all
-                result.statuses[status] += 1
-                result.latencies.append(time.perf_counter() - started)
-                result.answers.append((time.monotonic(), status))
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return result
 
 
 def _point_lookup(i: int) -> str:
@@ -98,7 +57,7 @@ def test_load_every_request_gets_an_answer_and_no_5xx(
     demo: DemoDatabase, requests: int, concurrency: int
 ) -> None:
     with live_server(make_settings(demo, pool_max_size=8)) as url:
-        result = asyncio.run(_load(url, requests, concurrency, _point_lookup))
+        result = asyncio.run(load(url, requests, concurrency, _point_lookup))
     _report(f"load {requests}@{concurrency}", result)
     assert result.statuses == Counter({200: requests})
 
@@ -179,7 +138,7 @@ def test_slow_reader_does_not_hold_up_others(demo: DemoDatabase) -> None:
                 + body
             )
             first = slow.recv(100)  # the answer started, and then the client stalls
-            assert asyncio.run(_load(url, 200, 8, _point_lookup)).statuses == {200: 200}
+            assert asyncio.run(load(url, 200, 8, _point_lookup)).statuses == {200: 200}
             received = first
             slow.settimeout(10)
             while b'"elapsed_ms"' not in received[-200:]:
@@ -203,9 +162,9 @@ def test_statement_timeouts_under_load_leave_every_connection_healthy(
         return HEAVY if i % 4 == 0 else _point_lookup(i)
 
     with live_server(settings) as url:
-        assert asyncio.run(_load(url, 200, 8, mixed)).statuses == {200: 150, 504: 50}
+        assert asyncio.run(load(url, 200, 8, mixed)).statuses == {200: 150, 504: 50}
         # every pooled connection answers a follow-up query
-        assert asyncio.run(_load(url, 40, 4, lambda i: "SELECT 1")).statuses == {200: 40}
+        assert asyncio.run(load(url, 40, 4, lambda i: "SELECT 1")).statuses == {200: 40}
 
 
 @pytest.fixture
@@ -237,10 +196,10 @@ def test_database_restart_mid_load_every_request_answered_and_service_resumes(
 
     with live_server(settings) as url:
 
-        def load() -> None:
-            outcome["result"] = asyncio.run(_load(url, 3_000, 16, point, timeout_s=30))
+        def run_load() -> None:
+            outcome["result"] = asyncio.run(load(url, 3_000, 16, point, timeout_s=30))
 
-        runner = threading.Thread(target=load)
+        runner = threading.Thread(target=run_load)
         runner.start()
         time.sleep(0.3)
         start_embedded(data_dir).stop()
