@@ -68,6 +68,11 @@ class RejectedError(GuardError):
         super().__init__(message, hint=hint)
         self.construct = construct
 
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["error"]["construct"] = self.construct
+        return body
+
 
 class SQLSyntaxError(GuardError):
     code = "syntax_error"
@@ -84,6 +89,14 @@ class SQLSyntaxError(GuardError):
         super().__init__(message, position=position, hint=hint)
         self.line = line
         self.column = column
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        if self.line is not None:
+            body["error"]["line"] = self.line
+        if self.column is not None:
+            body["error"]["column"] = self.column
+        return body
 
 
 class QueryError(GatewayError):

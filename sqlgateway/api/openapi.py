@@ -259,7 +259,16 @@ def _schemas() -> dict[str, Any]:
                         "message": {"type": "string"},
                         "hint": {"type": "string"},
                         "sqlstate": {"type": "string"},
-                        "position": {"type": "integer"},
+                        "position": {
+                            "type": "integer",
+                            "description": "1-based character offset into the SQL that ran.",
+                        },
+                        "line": {"type": "integer"},
+                        "column": {"type": "integer"},
+                        "construct": {
+                            "type": "string",
+                            "description": "What a refusal refused (e.g. a function name).",
+                        },
                     },
                 }
             },

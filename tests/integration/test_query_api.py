@@ -290,12 +290,19 @@ def test_invalid_requests_get_invalid_request(client: TestClient, body: bytes, s
 
 
 def test_syntax_error_has_a_position(client: TestClient) -> None:
-    response = query(client, "SELECT claim_id FROM claims WHERE (claim_id = 1")
+    response = query(client, "SELECT claim_id\nFROM claims WHERE (claim_id = 1")
     assert response.status_code == 400
     error = error_of(response)
     assert error["code"] == "syntax_error"
     assert isinstance(error.get("position"), int)
+    assert error["line"] == 2 and isinstance(error["column"], int)
     assert "^" in error["message"]
+
+
+def test_refusal_names_the_construct_in_its_own_field(client: TestClient) -> None:
+    error = error_of(query(client, "SELECT pg_sleep(1)"))
+    assert error["code"] == "rejected"
+    assert "pg_sleep" in error["construct"]
 
 
 def test_query_error_carries_sqlstate_position_and_excerpt(client: TestClient) -> None:
