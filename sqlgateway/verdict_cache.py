@@ -4,9 +4,10 @@ A model asks the same question with other ids (`... WHERE claim_id = 123456`). T
 verdict does not depend on the value of a plain integer literal — the guard accepts or refuses
 the same token sequence whatever digits it holds — so the cache key is the token sequence with
 plain integers masked, and a hit only has to put the new integers into the SQL the guard
-rendered. A shape is cached only when the rendered SQL carries exactly the same integers in
-the same order as the input (so each can be swapped in place); anything else falls back to
-the guard on every call. Refusals are never cached.
+rendered. A shape is cached only when its integers are distinct and the rendered SQL carries
+them in the same order (rendering depends on the shape alone, so the order then holds for
+every text of that shape); anything else falls back to the guard on every call. Refusals are
+never cached.
 """
 
 from __future__ import annotations
@@ -103,7 +104,12 @@ class VerdictCache:
             rendered = _integers(tokenize(verdict.sql))
         except GuardError:
             return
-        if [t.text for t in rendered] != [t.text for t in _integers(tokens)]:
+        written = [t.text for t in _integers(tokens)]
+        if len(set(written)) != len(written):
+            # With a repeated value (`OFFSET 5 LIMIT 5`) the check below cannot tell whether
+            # rendering kept the integers in order (it writes `LIMIT 5 OFFSET 5`): no splice.
+            return
+        if [t.text for t in rendered] != written:
             return  # the integers moved or changed on rendering: no safe splice
         segments, start = [], 0
         for token in rendered:

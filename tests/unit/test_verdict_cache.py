@@ -82,3 +82,17 @@ def test_a_hit_equals_a_fresh_verdict(sql: str, numbers: list[int]) -> None:
             cache(variant)
         return
     assert cache(variant) == expected
+
+
+def test_reordered_integers_are_never_spliced_into_the_wrong_place() -> None:
+    # sqlglot writes OFFSET … LIMIT … as LIMIT … OFFSET …; with equal values that reordering
+    # is invisible, so such a shape must not be cached (it once was: LIMIT 100 OFFSET 10)
+    cache = VerdictCache(guard, 10)
+    cache("SELECT claim_id FROM claims ORDER BY claim_id OFFSET 5 LIMIT 5")
+    sql = "SELECT claim_id FROM claims ORDER BY claim_id OFFSET 100 LIMIT 10"
+    assert cache(sql) == guard(sql)
+    assert cache(sql).sql.endswith("LIMIT 10 OFFSET 100")
+    # with distinct values the reordering is seen, and that shape is not cached either
+    cache("SELECT claim_id FROM claims ORDER BY claim_id OFFSET 7 LIMIT 3")
+    other = "SELECT claim_id FROM claims ORDER BY claim_id OFFSET 1 LIMIT 2"
+    assert cache(other).sql.endswith("LIMIT 2 OFFSET 1")
