@@ -9,6 +9,8 @@
     ├── InvalidRequestError         400/422 invalid_request: body is not JSON or has wrong fields
     ├── PayloadTooLargeError        413 payload_too_large: request body over the limit
     ├── UnauthorizedError           401 unauthorized: missing or wrong credentials (WWW-Authenticate)
+    ├── ForbiddenError              403 forbidden: a valid identity that may not do this
+    ├── RateLimitedError            429 rate_limited: too many requests or queries for one actor (Retry-After)
     ├── NotFoundError               404 not_found: no such endpoint
     ├── MethodNotAllowedError       405 method_not_allowed
     ├── UnavailableError            503 unavailable: database unreachable or pool exhausted (Retry-After)
@@ -124,11 +126,34 @@ class PayloadTooLargeError(GatewayError):
 
 
 class UnauthorizedError(GatewayError):
+    """`message` is all the caller learns; `reason` says which check failed, for the audit
+    log and the operator only (e.g. "expired", "unknown kid"), never for the response."""
+
     status_code = 401
     code = "unauthorized"
 
-    def __init__(self, message: str, *, challenge: str = 'Bearer realm="sqlgateway"') -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        challenge: str = 'Bearer realm="sqlgateway"',
+        reason: str | None = None,
+    ) -> None:
         super().__init__(message, headers={"WWW-Authenticate": challenge})
+        self.reason = reason or message
+
+
+class ForbiddenError(GatewayError):
+    status_code = 403
+    code = "forbidden"
+
+
+class RateLimitedError(GatewayError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int = 1, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint, headers={"Retry-After": str(max(1, retry_after_s))})
 
 
 class NotFoundError(GatewayError):
@@ -152,6 +177,15 @@ class UnavailableError(GatewayError):
 class InternalError(GatewayError):
     status_code = 500
     code = "internal_error"
+
+
+def audit_reason(error: GatewayError) -> str:
+    """Why the request failed, as the audit log records it (may say more than the response)."""
+    if isinstance(error, UnauthorizedError):
+        return error.reason
+    if isinstance(error, RejectedError):
+        return f"{error.construct}: {error.message}"
+    return error.message
 
 
 def render_error(error: GatewayError) -> bytes:

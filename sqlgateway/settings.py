@@ -7,8 +7,10 @@ descriptions here (``sqlgateway settings --markdown``) and a test keeps it in st
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -20,6 +22,24 @@ PLATFORM_MAX_PAYLOAD_CHARS = 100_000
 
 CommaList = Annotated[tuple[str, ...], NoDecode]
 
+#: `name:sha256:<hex>`: what SQLGATEWAY_API_KEYS holds (see `sqlgateway hash-key`).
+API_KEY_ENTRY = re.compile(r"[A-Za-z0-9_.@-]{1,64}:sha256:[0-9a-f]{64}")
+#: `prefix.name=claim` pairs of SQLGATEWAY_SCOPE_SETTINGS.
+SCOPE_SETTING = re.compile(r"\s*[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*=\s*[^\s=,]+\s*")
+#: JWT algorithms with a public key; `none` and HS* are refused by construction.
+ASYMMETRIC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
 
 def _split_commas(value: Any) -> Any:
     if isinstance(value, str):
@@ -27,8 +47,12 @@ def _split_commas(value: Any) -> Any:
     return value
 
 
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_data_dir("sqlgateway"))
+
+
 def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir("sqlgateway")) / "pgdata"
+    return default_state_dir() / "pgdata"
 
 
 class Settings(BaseSettings):
@@ -43,12 +67,129 @@ class Settings(BaseSettings):
             "Unset: start the embedded demo server."
         ),
     )
+    auth: Literal["none", "api_key", "oauth"] = Field(
+        default="api_key",
+        description="Who may call the API: `api_key` (SQLGATEWAY_API_KEYS), `oauth` (bearer "
+        "access tokens from an identity provider, see docs/auth.md) or `none` (only on a "
+        "loopback host unless SQLGATEWAY_ALLOW_NO_AUTH_ON_PUBLIC_HOST is set).",
+    )
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
         default=(),
-        description=(
-            "Comma-separated API keys accepted as `Authorization: Bearer <key>`. "
-            "Unset: a random key is generated at start and printed."
-        ),
+        description="Comma-separated `name:sha256:<hex>` entries, made by `sqlgateway hash-key "
+        "--name <name>`; never plain keys. A key is accepted as `Authorization: Bearer <key>`, "
+        "as the password of `Authorization: Basic`, or in SQLGATEWAY_API_KEY_HEADER; the "
+        "name is the actor. Unset with `serve`: a random key is generated and printed.",
+    )
+    api_key_header: str | None = Field(
+        default=None,
+        description="Extra header the key may arrive in, for the GPT editor's `Custom` API "
+        "key option (e.g. `X-API-Key`).",
+    )
+    allow_no_auth_on_public_host: bool = Field(
+        default=False,
+        description="Let SQLGATEWAY_AUTH=none serve on a non-loopback host (anyone who reaches "
+        "it can read everything the role can).",
+    )
+    oauth_issuer: str | None = Field(
+        default=None, description="Required `iss` of access tokens (exact match)."
+    )
+    oauth_audience: str | None = Field(
+        default=None, description="Required `aud` of access tokens (one of its values)."
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None,
+        description="The provider's JWKS URL (https://, or file:// for a local key set): JWT "
+        "access tokens are verified against its keys.",
+    )
+    oauth_algorithms: CommaList = Field(
+        default=("RS256", "ES256"),
+        description="Comma-separated JWT signature algorithms accepted (RS*, PS*, ES*, EdDSA); "
+        "`none` and HMAC are always refused.",
+    )
+    oauth_leeway_s: int = Field(
+        default=30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat, in seconds."
+    )
+    oauth_actor_claim: str = Field(
+        default="sub",
+        description="Token claim that names the actor recorded in the audit log (e.g. `sub`, "
+        "`email`).",
+    )
+    oauth_required_scopes: CommaList = Field(
+        default=(),
+        description="Comma-separated scopes a token must carry (`scope`/`scp` claim); a valid "
+        "token without them gets 403.",
+    )
+    oauth_jwks_cache_s: int = Field(
+        default=3_600, ge=1, description="How long fetched JWKS keys are used, in seconds."
+    )
+    oauth_jwks_min_refresh_s: int = Field(
+        default=30,
+        ge=0,
+        description="Least time between two JWKS fetches caused by unknown `kid`s, in seconds.",
+    )
+    oauth_introspection_url: str | None = Field(
+        default=None,
+        description="RFC 7662 introspection endpoint for opaque (non-JWT) access tokens.",
+    )
+    oauth_client_id: str | None = Field(
+        default=None, description="Client id the gateway authenticates to introspection with."
+    )
+    oauth_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret the gateway authenticates to introspection with."
+    )
+    oauth_introspection_cache_s: int = Field(
+        default=300,
+        ge=0,
+        description="Longest time an introspection answer is reused (never past the token's "
+        "`exp`), in seconds.",
+    )
+    oauth_authorization_url: str | None = Field(
+        default=None,
+        description="The provider's authorization URL, written into the OpenAPI spec's OAuth "
+        "scheme (the GPT editor asks for it too).",
+    )
+    oauth_token_url: str | None = Field(
+        default=None, description="The provider's token URL, written into the OpenAPI spec."
+    )
+    oauth_scopes: CommaList = Field(
+        default=(),
+        description="Comma-separated scopes the GPT asks for, written into the OpenAPI spec.",
+    )
+    scope_role_claim: str | None = Field(
+        default=None,
+        description="Token claim naming the database role each request runs as (`SET LOCAL "
+        "ROLE`); the role must be in SQLGATEWAY_SCOPE_ALLOWED_ROLES, else 403.",
+    )
+    scope_allowed_roles: CommaList = Field(
+        default=(),
+        description="Comma-separated roles a request may run as; each is checked read-only at "
+        "connect, like the login role.",
+    )
+    scope_default_role: str | None = Field(
+        default=None,
+        description="Role used when the token has no SQLGATEWAY_SCOPE_ROLE_CLAIM claim. Unset: "
+        "such tokens get 403.",
+    )
+    scope_settings: CommaList = Field(
+        default=(),
+        description="Comma-separated `setting=claim` pairs published transaction-locally to "
+        "row-level-security policies, e.g. `sqlgateway.user_id=sub`; a token without the claim "
+        "gets 403. `sqlgateway.actor` is always set.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=0,
+        ge=0,
+        description="Requests per minute each actor may make (token bucket); over it: 429 with "
+        "Retry-After. 0: no limit.",
+    )
+    rate_limit_burst: int = Field(
+        default=20, ge=1, description="Requests an actor may make at once above the rate."
+    )
+    max_concurrent_queries_per_actor: int = Field(
+        default=0,
+        ge=0,
+        description="Queries one actor may run at once (per worker); more wait up to "
+        "SQLGATEWAY_POOL_ACQUIRE_TIMEOUT_MS, then 429. 0: only the pool limits.",
     )
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on.")
@@ -183,7 +324,53 @@ class Settings(BaseSettings):
         "parameters but application_name and set everything per transaction "
         "(see docs/deployment.md).",
     )
+    audit_sink: Literal["auto", "postgres", "jsonl", "none"] = Field(
+        default="auto",
+        description="Where the audit trail goes: `postgres` (SQLGATEWAY_AUDIT_DATABASE_URL), "
+        "`jsonl` (SQLGATEWAY_AUDIT_FILE) or `none`. `auto`: postgres when the URL is set "
+        "(`serve` sets it for the embedded demo), else jsonl.",
+    )
+    audit_database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL of the audit writer: its own role, which may write the audit "
+        "schema and must not read the served data.",
+    )
+    audit_schema: str = Field(
+        default="sqlgateway_audit",
+        description="Schema of the audit table (`audit_events`), created and migrated at start.",
+    )
+    audit_file: Path = Field(
+        default_factory=lambda: default_state_dir() / "audit" / "audit.jsonl",
+        description="JSON Lines audit file (default: the user data directory, e.g. "
+        "`~/.local/share/sqlgateway/audit/audit.jsonl`).",
+    )
+    audit_file_max_bytes: int = Field(
+        default=100_000_000, ge=1_000, description="Size at which the audit file is rotated."
+    )
+    audit_file_rotate_s: int = Field(
+        default=86_400, ge=0, description="Age at which the audit file is rotated, in seconds; 0: never."
+    )
+    audit_spill_dir: Path = Field(
+        default_factory=lambda: default_state_dir() / "audit-spill",
+        description="Where events wait while the audit sink is down; replayed when it is back.",
+    )
+    audit_queue_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Events held in memory before they go straight to the spill file.",
+    )
+    audit_batch_size: int = Field(
+        default=500, ge=1, description="Most events written to the sink at once."
+    )
+    audit_flush_ms: int = Field(
+        default=200, ge=1, description="Longest an event waits in memory before it is written."
+    )
     log_level: str = Field(default="info", description="Log level of the service's own logs.")
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="Service logs (not the audit trail) as JSON lines, one per request with "
+        "its request id, or as plain text.",
+    )
 
     @field_validator("api_keys", "replica_urls", mode="before")
     @classmethod
@@ -195,11 +382,54 @@ class Settings(BaseSettings):
         "allowed_schemas",
         "allowed_tables",
         "allowed_system_relations",
+        "oauth_algorithms",
+        "oauth_required_scopes",
+        "oauth_scopes",
+        "scope_allowed_roles",
+        "scope_settings",
         mode="before",
     )
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashed_keys(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        names = []
+        for number, entry in enumerate(value, start=1):
+            # never echo the entry: it may be a plain key pasted by mistake
+            if not API_KEY_ENTRY.fullmatch(entry.get_secret_value()):
+                raise ValueError(
+                    f"entry {number} is not `name:sha256:<64 hex digits>`; make one with "
+                    "`sqlgateway hash-key --name <name>` (plain keys are never configured)"
+                )
+            names.append(entry.get_secret_value().split(":", 1)[0])
+        if len(set(names)) != len(names):
+            raise ValueError("API key names must be unique: the name is the actor")
+        return value
+
+    @field_validator("oauth_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        refused = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
+        if refused or not value:
+            raise ValueError(
+                f"{refused or 'an empty list'} not allowed: use some of "
+                f"{', '.join(sorted(ASYMMETRIC_ALGORITHMS))} (`none` and HMAC are never accepted)"
+            )
+        return value
+
+    @field_validator("scope_settings")
+    @classmethod
+    def _setting_pairs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pair in value:
+            if not SCOPE_SETTING.fullmatch(pair):
+                raise ValueError(
+                    f"{pair!r} is not `prefix.name=claim` (a custom setting needs a dot, "
+                    "e.g. `sqlgateway.user_id=sub`)"
+                )
+        return value
 
     @field_validator("statement_timeout_ms")
     @classmethod
@@ -222,11 +452,62 @@ class Settings(BaseSettings):
             )
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("SQLGATEWAY_POOL_MIN_SIZE must not exceed SQLGATEWAY_POOL_MAX_SIZE.")
+        self._check_auth()
         if self.privacy_policy_file is not None and self.privacy_policy_text is not None:
             raise ValueError(
                 "set SQLGATEWAY_PRIVACY_POLICY_FILE or SQLGATEWAY_PRIVACY_POLICY_TEXT, not both."
             )
         return self
+
+    def _check_auth(self) -> None:
+        if self.auth == "none" and not self.allow_no_auth_on_public_host:
+            if not is_loopback(self.host):
+                raise ValueError(
+                    f"SQLGATEWAY_AUTH=none on host {self.host!r} would let anyone who reaches it "
+                    "read the database; listen on 127.0.0.1, choose api_key or oauth, or set "
+                    "SQLGATEWAY_ALLOW_NO_AUTH_ON_PUBLIC_HOST=true"
+                )
+        if self.auth == "oauth":
+            missing = [
+                name
+                for name, value in (
+                    ("SQLGATEWAY_OAUTH_ISSUER", self.oauth_issuer),
+                    ("SQLGATEWAY_OAUTH_AUDIENCE", self.oauth_audience),
+                )
+                if not value
+            ]
+            if not (self.oauth_jwks_url or self.oauth_introspection_url):
+                missing.append("SQLGATEWAY_OAUTH_JWKS_URL or SQLGATEWAY_OAUTH_INTROSPECTION_URL")
+            if self.oauth_introspection_url and not (
+                self.oauth_client_id and self.oauth_client_secret
+            ):
+                missing.append("SQLGATEWAY_OAUTH_CLIENT_ID and SQLGATEWAY_OAUTH_CLIENT_SECRET")
+            if missing:
+                raise ValueError(f"SQLGATEWAY_AUTH=oauth needs {', '.join(missing)}")
+        if self.scope_role_claim and not self.scope_allowed_roles:
+            raise ValueError(
+                "SQLGATEWAY_SCOPE_ROLE_CLAIM needs SQLGATEWAY_SCOPE_ALLOWED_ROLES (the roles a "
+                "token may choose)"
+            )
+        if self.scope_default_role and self.scope_default_role not in self.scope_allowed_roles:
+            raise ValueError(
+                "SQLGATEWAY_SCOPE_DEFAULT_ROLE must be one of SQLGATEWAY_SCOPE_ALLOWED_ROLES"
+            )
+
+    @property
+    def scope_setting_claims(self) -> tuple[tuple[str, str], ...]:
+        """`(setting, claim)` pairs of SQLGATEWAY_SCOPE_SETTINGS."""
+        return tuple(
+            (setting.strip(), claim.strip())
+            for setting, _, claim in (pair.partition("=") for pair in self.scope_settings)
+        )
+
+    @property
+    def audit_destination(self) -> Literal["postgres", "jsonl", "none"]:
+        """The audit sink `auto` resolves to."""
+        if self.audit_sink != "auto":
+            return self.audit_sink
+        return "postgres" if self.audit_database_url is not None else "jsonl"
 
     @property
     def served_url(self) -> str:

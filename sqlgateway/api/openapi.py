@@ -30,6 +30,8 @@ ERROR_CODES = (
     "invalid_request",
     "payload_too_large",
     "unauthorized",
+    "forbidden",
+    "rate_limited",
     "not_found",
     "method_not_allowed",
     "unavailable",
