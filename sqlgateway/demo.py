@@ -11,7 +11,13 @@ once (a `pg_advisory_lock` serialises the calls):
    sqlgateway did not create (no "sqlgateway demo" comment) is never dropped.
 2. Every call (re)applies the reader role and its grants; see `_READER_SETTINGS` and
    `_REVOKED_FUNCTIONS` for the least-privilege rules, and `_configure_database`.
-3. The reader DSN is checked by connecting with it.
+3. Every call also (re)applies per-user scoping: two NOLOGIN roles, a policyholder role and an
+   adjuster role, with the reader's SELECT grants and nothing more, which the reader (a
+   NOINHERIT member of both) may `SET ROLE` to; and the row-level security policies of
+   `demo_rls.sql`, which show those roles only the rows of the user named by the
+   transaction-local setting `sqlgateway.user_id`, and the reader everything. The policies
+   are rewritten only when they differ from the file (see `_apply_row_security`).
+4. The reader DSN is checked by connecting with it.
 """
 
 from __future__ import annotations
@@ -28,18 +34,29 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import asyncpg
 
 __all__ = [
+    "ADJUSTER_ROLE",
     "DEMO_DATABASE",
     "DEMO_TABLES",
+    "POLICYHOLDER_ROLE",
     "READER_ROLE",
     "SCHEMA_VERSION",
+    "USER_ID_SETTING",
     "DemoDatabase",
     "DemoError",
     "derive_dsn",
     "ensure_demo",
+    "scoped_role_names",
 ]
 
 DEMO_DATABASE = "claims_demo"
 READER_ROLE = "sqlgateway_reader"
+#: The scoped roles of READER_ROLE; other readers get `<reader>_policyholder` and
+#: `<reader>_adjuster` (see `scoped_role_names`), so several demos on one server never clash.
+POLICYHOLDER_ROLE = "claims_policyholder"
+ADJUSTER_ROLE = "claims_adjuster"
+#: The transaction-local setting the row-level security policies read: a policyholder_id under
+#: the policyholder role, an adjuster_id under the adjuster role.
+USER_ID_SETTING = "sqlgateway.user_id"
 #: Bump when the schema or the generated data change: existing demo databases are recreated.
 #: (A digest of the SQL files is compared too, so an edit there recreates them even without.)
 SCHEMA_VERSION = 1
@@ -52,6 +69,7 @@ _DATABASE_COMMENT = (
 )
 _LOCK_KEY = int.from_bytes(b"sqlgdemo", "big")  # pg_advisory_lock key, in database `postgres`
 _SQL_FILES = ("demo_schema.sql", "demo_data.sql", "demo_indexes.sql")
+_RLS_FILE = "demo_rls.sql"  # applied by every call, not part of the load (see _SQL_FILES)
 _META_SQL = """
 CREATE SCHEMA sqlgateway_meta;
 COMMENT ON SCHEMA sqlgateway_meta IS 'sqlgateway bookkeeping, readable by superusers only.';
@@ -60,7 +78,8 @@ CREATE TABLE sqlgateway_meta.demo (
     sql_sha256      text        NOT NULL,
     claims          integer     NOT NULL,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    reader_password text
+    reader_password text,
+    rls_state       text
 );
 """
 
@@ -109,6 +128,19 @@ class DemoDatabase:
     admin_dsn: str  # superuser DSN to the demo database
     reader_dsn: str  # the read-only role's DSN to the demo database (checked to work)
     created: bool  # False when a complete demo database already existed
+    policyholder_role: str  # NOLOGIN role the reader may SET ROLE to: one policyholder's rows
+    adjuster_role: str  # NOLOGIN role the reader may SET ROLE to: one adjuster's claims
+
+
+@dataclass(frozen=True)
+class _Roles:
+    reader: str
+    policyholder: str
+    adjuster: str
+
+    @property
+    def scoped(self) -> tuple[str, str]:
+        return (self.policyholder, self.adjuster)
 
 
 async def ensure_demo(
@@ -116,33 +148,43 @@ async def ensure_demo(
     *,
     database: str = DEMO_DATABASE,
     reader_role: str = READER_ROLE,
+    policyholder_role: str | None = None,
+    adjuster_role: str | None = None,
     claims: int = 100_000,
     reader_password: str | None = None,
 ) -> DemoDatabase:
-    """Make the demo database with `claims` claims and its read-only role exist.
+    """Make the demo database with `claims` claims, its read-only role and scoped roles exist.
 
     `server_admin_dsn` is a superuser DSN to the `postgres` database. The reader gets
     `reader_password` if given; otherwise no password when the server lets it in without one
     (trust), else a generated one (see `_new_reader_password`), kept in the demo database's
-    `sqlgateway_meta.demo` so later calls and other processes reuse it.
+    `sqlgateway_meta.demo` so later calls and other processes reuse it. The scoped roles are
+    named after the reader unless given (`scoped_role_names`).
     """
     if claims < 1:
         raise ValueError(f"claims must be at least 1, got {claims}")
-    for name in (database, reader_role):
+    default_policyholder, default_adjuster = scoped_role_names(reader_role)
+    roles = _Roles(
+        reader_role, policyholder_role or default_policyholder, adjuster_role or default_adjuster
+    )
+    for name in (database, roles.reader, *roles.scoped):
         if not name or len(name.encode()) > 63:
             raise ValueError(f"{name!r} is not a valid PostgreSQL name (1 to 63 bytes)")
+    if len({roles.reader, *roles.scoped}) != 3:
+        raise ValueError(f"the reader and scoped roles must be three different roles: {roles}")
     admin_dsn = derive_dsn(server_admin_dsn, database=database)
     server = await asyncpg.connect(server_admin_dsn)
     try:
         await server.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-        if reader_role == await server.fetchval("SELECT current_user"):
-            raise DemoError(f"the reader role {reader_role!r} must not be the admin role")
+        admin = await server.fetchval("SELECT current_user")
+        if admin in (roles.reader, *roles.scoped):
+            raise DemoError(f"the admin role {admin!r} cannot be the reader or a scoped role")
         created = not await _is_complete(server, admin_dsn, database, claims)
         if created:
             await _create(server, admin_dsn, database, claims)
         db = await asyncpg.connect(admin_dsn)
         try:
-            stored_password = await _configure_database(db, database, reader_role)
+            stored_password = await _configure_database(db, database, roles)
             reader_dsn = await _reader_dsn(
                 db,
                 server_admin_dsn,
@@ -154,7 +196,26 @@ async def ensure_demo(
             await db.close()
     finally:
         await server.close()
-    return DemoDatabase(admin_dsn=admin_dsn, reader_dsn=reader_dsn, created=created)
+    return DemoDatabase(
+        admin_dsn=admin_dsn,
+        reader_dsn=reader_dsn,
+        created=created,
+        policyholder_role=roles.policyholder,
+        adjuster_role=roles.adjuster,
+    )
+
+
+def scoped_role_names(reader_role: str) -> tuple[str, str]:
+    """The default (policyholder, adjuster) role names for `reader_role`.
+
+    >>> scoped_role_names(READER_ROLE)
+    ('claims_policyholder', 'claims_adjuster')
+    >>> scoped_role_names("test_reader")
+    ('test_reader_policyholder', 'test_reader_adjuster')
+    """
+    if reader_role == READER_ROLE:
+        return POLICYHOLDER_ROLE, ADJUSTER_ROLE
+    return f"{reader_role}_policyholder", f"{reader_role}_adjuster"
 
 
 def derive_dsn(
@@ -189,11 +250,15 @@ def derive_dsn(
     return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
+async def _format(conn: asyncpg.Connection, template: str, *args: str) -> str:
+    """`format(template, args...)` by the server: %I quotes an identifier, %L a literal."""
+    text: str = await conn.fetchval("SELECT format($1, VARIADIC $2::text[])", template, args)
+    return text
+
+
 async def _execute(conn: asyncpg.Connection, template: str, *args: str) -> None:
     """Run `format(template, args...)`: %I quotes an identifier, %L a literal."""
-    await conn.execute(
-        await conn.fetchval("SELECT format($1, VARIADIC $2::text[])", template, args)
-    )
+    await conn.execute(await _format(conn, template, *args))
 
 
 async def _is_complete(
@@ -268,42 +333,29 @@ def _sql_digest() -> str:
     return hashlib.sha256("\0".join(map(_sql_file, _SQL_FILES)).encode()).hexdigest()
 
 
-async def _configure_database(db: asyncpg.Connection, database: str, role: str) -> str | None:
-    """Apply the reader role and the demo database's privileges; the stored reader password."""
+async def _configure_database(db: asyncpg.Connection, database: str, roles: _Roles) -> str | None:
+    """Apply the roles, the demo database's privileges and its row-level security; the stored
+    reader password."""
     async with db.transaction():
-        verb = (
-            "ALTER"
-            if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-            else "CREATE"
-        )
-        await _execute(
-            db,
-            verb + " ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-            " INHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
-            role,
-        )
-        await _execute(db, "ALTER ROLE %I RESET ALL", role)
-        await _execute(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
-        for setting, value in _READER_SETTINGS:
-            await _execute(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
-        for granted, grantor in await db.fetch(
-            "SELECT r.rolname, g.rolname FROM pg_auth_members AS m"
-            " JOIN pg_roles AS r ON r.oid = m.roleid JOIN pg_roles AS g ON g.oid = m.grantor"
-            " WHERE m.member = $1::regrole",
-            role,
-        ):
-            await _execute(db, "REVOKE %I FROM %I GRANTED BY %I", granted, role, grantor)
+        await _configure_role(db, roles.reader, database, login=True)
+        for role in roles.scoped:
+            await _configure_role(db, role, database, login=False)
 
-        # CONNECT to this database for the reader only; no TEMPORARY for anyone.
+        # CONNECT to this database for the reader only; no TEMPORARY for anyone. The scoped
+        # roles never log in: the reader reaches them by SET ROLE (NOINHERIT: when it does
+        # not, their privileges and policies do not apply to it).
         await _execute(db, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
-        await _execute(db, "GRANT CONNECT ON DATABASE %I TO %I", database, role)
+        await _execute(db, "GRANT CONNECT ON DATABASE %I TO %I", database, roles.reader)
         await db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
         await db.execute("REVOKE ALL ON SCHEMA sqlgateway_meta FROM PUBLIC")
-        await _execute(db, "REVOKE ALL ON SCHEMA public FROM %I", role)
-        await _execute(db, "GRANT USAGE ON SCHEMA public TO %I", role)
-        await _execute(db, "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I", role)
         tables = ", ".join(f"public.{table}" for table in DEMO_TABLES)
-        await _execute(db, f"GRANT SELECT ON {tables} TO %I", role)
+        for role in (roles.reader, *roles.scoped):
+            await _execute(db, "REVOKE ALL ON SCHEMA public FROM %I", role)
+            await _execute(db, "GRANT USAGE ON SCHEMA public TO %I", role)
+            await _execute(db, "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I", role)
+            await _execute(db, f"GRANT SELECT ON {tables} TO %I", role)
+        for role in roles.scoped:
+            await _execute(db, "GRANT %I TO %I", role, roles.reader)
         revokes = await db.fetchval(
             "SELECT string_agg(format('REVOKE EXECUTE ON FUNCTION pg_catalog.%I(%s) FROM PUBLIC',"
             " proname, pg_get_function_identity_arguments(oid)), '; ')"
@@ -312,22 +364,102 @@ async def _configure_database(db: asyncpg.Connection, database: str, role: str) 
             _REVOKED_FUNCTIONS,
         )
         await db.execute(revokes)
-
-        memberships = await db.fetchval(
-            "SELECT count(*) FROM pg_auth_members WHERE member = $1::regrole", role
-        )
-        owned = await db.fetchval(
-            "SELECT count(*) FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
-            " AND refobjid = $1::regrole AND deptype = 'o'",
-            role,
-        )
-        if memberships or owned:
-            raise DemoError(
-                f"role {role!r} is a member of {memberships} role(s) and owns {owned} "
-                "object(s) (in any database); a read-only reader must do neither"
+        for role in (roles.reader, *roles.scoped):
+            await _check_least_privilege(
+                db, role, set(roles.scoped) if role == roles.reader else set()
             )
+        await _apply_row_security(db, roles)
         password: str | None = await db.fetchval("SELECT reader_password FROM sqlgateway_meta.demo")
     return password
+
+
+async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, login: bool) -> None:
+    """Create `role` or bring it back to its attributes and settings, a member of nothing."""
+    verb = (
+        "ALTER"
+        if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
+        else "CREATE"
+    )
+    await _execute(
+        db,
+        f"{verb} ROLE %I {'LOGIN' if login else 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE"
+        " NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
+        role,
+    )
+    await _execute(db, "ALTER ROLE %I RESET ALL", role)
+    await _execute(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
+    if login:
+        for setting, value in _READER_SETTINGS:
+            await _execute(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
+    for granted, grantor in await db.fetch(
+        "SELECT r.rolname, g.rolname FROM pg_auth_members AS m"
+        " JOIN pg_roles AS r ON r.oid = m.roleid JOIN pg_roles AS g ON g.oid = m.grantor"
+        " WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
+        role,
+    ):
+        await _execute(db, "REVOKE %I FROM %I GRANTED BY %I", granted, role, grantor)
+
+
+async def _check_least_privilege(db: asyncpg.Connection, role: str, member_of: set[str]) -> None:
+    """Raise DemoError unless `role` is a member of exactly `member_of` and owns nothing."""
+    memberships = {
+        row[0]
+        for row in await db.fetch(
+            "SELECT r.rolname FROM pg_auth_members AS m JOIN pg_roles AS r ON r.oid = m.roleid"
+            " WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
+            role,
+        )
+    }
+    owned = await db.fetchval(
+        "SELECT count(*) FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
+        " AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1) AND deptype = 'o'",
+        role,
+    )
+    if memberships != member_of or owned:
+        raise DemoError(
+            f"role {role!r} is a member of {sorted(memberships) or 'no role'} and owns {owned} "
+            f"object(s) (in any database); it must be a member of "
+            f"{sorted(member_of) or 'no role'} only and own nothing"
+        )
+
+
+async def _apply_row_security(db: asyncpg.Connection, roles: _Roles) -> None:
+    """Make the demo tables' policies exactly those of `demo_rls.sql`.
+
+    Policy DDL locks the tables against every query, so it runs only when the file, the role
+    names or the policies in the catalog changed since the last call: `rls_state` records the
+    rendered file's digest and a digest of the catalog it left.
+    """
+    sql = await _format(db, _sql_file(_RLS_FILE), roles.reader, roles.policyholder, roles.adjuster)
+    # For databases created before the column existed.
+    await db.execute("ALTER TABLE sqlgateway_meta.demo ADD COLUMN IF NOT EXISTS rls_state text")
+    stored = await db.fetchval("SELECT rls_state FROM sqlgateway_meta.demo")
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    if stored == f"{digest} {await _row_security_digest(db)}":
+        return
+    drops = await db.fetchval(
+        "SELECT string_agg(format('DROP POLICY %I ON public.%I', policyname, tablename), '; ')"
+        " FROM pg_policies WHERE schemaname = 'public' AND tablename = ANY($1::text[])",
+        DEMO_TABLES,
+    )
+    await db.execute((drops or "") + ";\n" + sql)
+    await db.execute(
+        "UPDATE sqlgateway_meta.demo SET rls_state = $1",
+        f"{digest} {await _row_security_digest(db)}",
+    )
+
+
+async def _row_security_digest(db: asyncpg.Connection) -> str:
+    """md5 of the demo tables' row-level security flags and policies, as the catalog has them."""
+    digest: str = await db.fetchval(
+        "SELECT md5(string_agg(line, E'\\n' ORDER BY line)) FROM ("
+        " SELECT format('%s %s %s', relname, relrowsecurity, relforcerowsecurity) FROM pg_class"
+        " WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])"
+        " UNION ALL SELECT p::text FROM pg_policies AS p"
+        " WHERE schemaname = 'public' AND tablename = ANY($1::text[])) AS lines (line)",
+        DEMO_TABLES,
+    )
+    return digest
 
 
 async def _reader_dsn(

@@ -9,6 +9,7 @@ already ends everything a read-only, guard-approved statement can start.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -32,7 +33,8 @@ from sqlgateway.errors import (
     UnavailableError,
 )
 from sqlgateway.pools import Member, PoolSet, describe_dsn
-from sqlgateway.role import UnsafeRoleError, inspect_role
+from sqlgateway.role import Finding, RoleReport, UnsafeRoleError, inspect_role
+from sqlgateway.scoping import DbScope, begin_statements, quote_ident, quote_literal
 from sqlgateway.settings import Settings
 
 APPLICATION_NAME = "sqlgateway"
@@ -63,13 +65,22 @@ class QueryPlan:
     echo_sql: str | None = None
     #: The guard proved the rows stream from one table scan: EXPLAIN cannot refuse it.
     streams_rows: bool = False
+    #: Role and RLS settings for the caller, applied right after BEGIN.
+    scope: DbScope | None = None
+    #: Leading SQL comment (request id, actor) for pg_stat_activity, pgAudit and logs.
+    comment: str | None = None
+    #: application_name for this transaction only (SET LOCAL), e.g. with the request id.
+    application_name: str | None = None
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    """Every new connection: check the role is safe to serve with, then set the codecs."""
+async def _init_connection(conn: asyncpg.Connection, *, scoped_roles: Sequence[str] = ()) -> None:
+    """Every new connection: check the role, and every role a request may switch to, is
+    safe to serve with; then set the codecs."""
     report = await inspect_role(conn)
     if not report.safe:
         raise UnsafeRoleError(report)
+    for role in scoped_roles:
+        await _check_scoped_role(conn, role)
     # numeric as PostgreSQL's text keeps every digit; interval as ISO 8601 text keeps months.
     await conn.set_type_codec(
         "numeric", schema="pg_catalog", encoder=str, decoder=str, format="text"
@@ -77,6 +88,32 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec(
         "interval", schema="pg_catalog", encoder=str, decoder=str, format="text"
     )
+
+
+async def _check_scoped_role(conn: asyncpg.Connection, role: str) -> None:
+    """Inspect `role` as a request would run as it: inside a transaction, after SET LOCAL
+    ROLE (so nothing outlives the check, also behind PgBouncer)."""
+    async with conn.transaction(readonly=True):
+        try:
+            await conn.execute(f"SET LOCAL ROLE {quote_ident(role)}")
+        except pgerr.PostgresError as error:
+            login = await conn.fetchval("SELECT current_user")
+            raise UnsafeRoleError(
+                RoleReport(
+                    role,
+                    str(await conn.fetchval("SELECT current_database()")),
+                    [
+                        Finding(
+                            True,
+                            f"{login} cannot SET ROLE {role} ({type(error).__name__}): grant "
+                            f"{role} to {login}, or remove it from SQLGATEWAY_SCOPE_ALLOWED_ROLES",
+                        )
+                    ],
+                )
+            ) from None
+        report = await inspect_role(conn)
+    if not report.safe:
+        raise UnsafeRoleError(report)
 
 
 async def _keep_connection(conn: asyncpg.Connection) -> None:
@@ -173,7 +210,7 @@ async def _create_pool(dsn: str, settings: Settings, *, min_size: int) -> asyncp
     options: dict[str, Any] = {
         "max_size": settings.pool_max_size,
         "statement_cache_size": 0,  # model SQL is literal and one-off: caching only churns
-        "init": _init_connection,
+        "init": functools.partial(_init_connection, scoped_roles=settings.scope_allowed_roles),
         "reset": _keep_connection,
         "server_settings": _server_settings(settings),
     }
@@ -200,6 +237,8 @@ class Database:
         self.pool = pool
         self.pools = PoolSet(Member("primary", pool), replicas, retry_ms=settings.replica_retry_ms)
         self._settings = settings
+        #: Requests waiting for a connection right now (a metrics gauge).
+        self.waiting = 0
         begin = [
             "BEGIN TRANSACTION READ ONLY",
             f"SET LOCAL statement_timeout = {int(settings.statement_timeout_ms)}",
@@ -240,6 +279,7 @@ class Database:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[PoolConnectionProxy]:
         timeout_s = self._settings.pool_acquire_timeout_ms / 1000
+        self.waiting += 1
         try:
             conn = await self.pools.acquire(timeout=timeout_s)
         except TimeoutError:
@@ -258,6 +298,8 @@ class Database:
                 f"cannot connect to the database ({type(error).__name__})",
                 hint="retry in a moment",
             ) from None
+        finally:
+            self.waiting -= 1
         member = self.pools.owner(conn)
         try:
             yield conn
@@ -324,21 +366,22 @@ class Database:
 
     async def _stream(self, conn: PoolConnectionProxy, plan: QueryPlan) -> ResultEncoder:
         settings = self._settings
-        await conn.execute(self._begin)
+        await conn.execute(self._begin_for(plan))
+        prefix = f"/* {plan.comment} */ " if plan.comment else ""
         try:
             if (settings.max_plan_cost or settings.max_plan_rows) and not plan.streams_rows:
                 try:
-                    explained = await conn.fetchval(_EXPLAIN + plan.sql)
+                    explained = await conn.fetchval(_EXPLAIN + prefix + plan.sql)
                 except pgerr.PostgresError as error:
                     # positions must point into the SQL the model sees, not into "EXPLAIN …"
-                    error.position_offset = len(_EXPLAIN)  # type: ignore[attr-defined]
+                    error.position_offset = len(_EXPLAIN + prefix)  # type: ignore[attr-defined]
                     raise
                 check_plan(
                     estimate(orjson.loads(explained), plan.max_rows),
                     max_cost=settings.max_plan_cost,
                     max_rows=settings.max_plan_rows,
                 )
-            statement = await conn.prepare(plan.sql)
+            statement = await conn.prepare(prefix + plan.sql)
             columns: list[Column] = []
             converters = []
             for attribute in statement.get_attributes():
@@ -359,13 +402,23 @@ class Database:
             async for batch in _batches(conn, statement, prefetch):
                 if not all(encoder.add(record) for record in batch):
                     break
-        except (pgerr.PostgresError, GatewayError):
+        except (pgerr.PostgresError, GatewayError) as error:
+            if isinstance(error, pgerr.PostgresError) and not hasattr(error, "position_offset"):
+                error.position_offset = len(prefix)  # type: ignore[attr-defined]
             # the server answered (or we refused): the connection is idle, end the transaction
             if not _is_lost(conn):
                 await conn.execute("ROLLBACK")
             raise
         await conn.execute("ROLLBACK")
         return encoder
+
+    def _begin_for(self, plan: QueryPlan) -> str:
+        """BEGIN READ ONLY, the timeout, and the request's scope: one simple-protocol round
+        trip. Only gateway-made text goes in here (quoted literals), never the model's SQL."""
+        extra = begin_statements(plan.scope) if plan.scope else []
+        if plan.application_name:
+            extra.append(f"SET LOCAL application_name = {quote_literal(plan.application_name)}")
+        return "; ".join([self._begin, *extra]) if extra else self._begin
 
     def _timeout_error(self) -> QueryTimeoutError:
         ms = self._settings.statement_timeout_ms

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx2 as httpx
@@ -92,11 +93,7 @@ logfile = {config}/pgbouncer.log
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait_for_port(port)
-        yield DemoDatabase(
-            admin_dsn=demo.admin_dsn,
-            reader_dsn=f"postgresql://bouncer_reader@127.0.0.1:{port}/bouncer_demo",
-            created=demo.created,
-        )
+        yield replace(demo, reader_dsn=f"postgresql://bouncer_reader@127.0.0.1:{port}/bouncer_demo")
     finally:
         process.terminate()
         process.wait(timeout=10)
