@@ -12,16 +12,19 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from sqlgateway.api.health import healthz
+from sqlgateway.api.health import healthz, metrics, readyz
 from sqlgateway.api.openapi import openapi_json, openapi_yaml
 from sqlgateway.api.privacy import load_privacy_policy, privacy
 from sqlgateway.api.query import run_query
 from sqlgateway.api.schema import get_schema
-from sqlgateway.auth import ApiKeyAuthenticator
+from sqlgateway.audit.setup import build_trail
+from sqlgateway.audit.trail import AuditTrail
+from sqlgateway.auth import Authenticator, NoAuthenticator
+from sqlgateway.auth.api_keys import ApiKeyAuthenticator
 from sqlgateway.errors import GatewayError, UnavailableError
 from sqlgateway.executor import Database
 from sqlgateway.guard import check_sql
-from sqlgateway.middleware import AuthMiddleware, CancelOnDisconnect
+from sqlgateway.middleware import AuthMiddleware, CancelOnDisconnect, RequestLog
 from sqlgateway.responses import handle_gateway_error, handle_http_exception, handle_unexpected
 from sqlgateway.schema_docs import load_schema_docs
 from sqlgateway.services import Guard, Services
@@ -29,16 +32,22 @@ from sqlgateway.settings import Settings
 
 logger = logging.getLogger("sqlgateway")
 
+#: Longest a shutdown waits for the audit trail to write (or spill) what it holds.
+AUDIT_CLOSE_TIMEOUT_S = 10.0
+
 
 def create_app(
     settings: Settings,
     *,
     database: Database | None = None,
     guard: Guard = check_sql,
+    audit: AuditTrail | None = None,
 ) -> Starlette:
     """The ASGI app. `database` may be injected (tests, benchmarks); otherwise the lifespan
     connects to `settings.database_url` and closes the pool on shutdown. `guard` is a seam for
-    tests only: no setting can replace it.
+    tests only: no setting can replace it. `audit` may be injected too (tests); otherwise the
+    lifespan builds the configured trail, and on shutdown flushes it (spilling what the sink
+    cannot take) before the pools close.
 
     Schema docs and the privacy policy are read here, so a bad file stops the gateway before
     it serves (SchemaDocsError, PrivacyPolicyError). With schema docs, the lifespan also reads
@@ -55,24 +64,43 @@ def create_app(
             db = await Database.connect(settings.database_url.get_secret_value(), settings)
         else:
             db = database
+        trail = audit if audit is not None else build_trail(settings)
+        authenticator = build_authenticator(settings)
         try:
-            services = Services.build(settings, db, guard, docs=docs, privacy_policy=privacy_policy)
+            if trail is not None:
+                await trail.start()
+            services = Services.build(
+                settings,
+                db,
+                guard,
+                docs=docs,
+                privacy_policy=privacy_policy,
+                authenticator=authenticator,
+                audit=trail,
+            )
             if docs is not None:
                 await _read_catalog(services)
             yield {"services": services}
         finally:
+            # in-flight requests have finished (uvicorn waits for them): their events are queued
+            if trail is not None:
+                await trail.close(timeout_s=AUDIT_CLOSE_TIMEOUT_S)
+            await authenticator.aclose()
             if owned:
                 await db.close()
 
     middleware = [
         # outermost first
+        Middleware(RequestLog),
         Middleware(CancelOnDisconnect),
-        Middleware(AuthMiddleware, authenticator=ApiKeyAuthenticator(settings.api_keys)),
+        Middleware(AuthMiddleware, settings=settings),
     ]
     routes = [
         Route("/query", run_query, methods=["POST"]),
         Route("/schema", get_schema, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/privacy", privacy, methods=["GET"]),
         Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
         Route("/openapi.json", openapi_json, methods=["GET"]),
@@ -87,6 +115,17 @@ def create_app(
             Exception: handle_unexpected,
         },
     )
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    """The authenticator SQLGATEWAY_AUTH chooses."""
+    if settings.auth == "none":
+        return NoAuthenticator()
+    if settings.auth == "oauth":
+        from sqlgateway.auth.oauth import OAuthAuthenticator
+
+        return OAuthAuthenticator(settings)
+    return ApiKeyAuthenticator(settings.api_keys, header=settings.api_key_header)
 
 
 def app_from_environment() -> Starlette:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import math
 import os
-import secrets
 import signal
 import sys
 import time
@@ -14,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from sqlgateway import __version__
 from sqlgateway.settings import Settings
@@ -42,6 +41,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from sqlgateway.api.privacy import PrivacyPolicyError
     from sqlgateway.app import create_app
+    from sqlgateway.logs import uvicorn_log_config
     from sqlgateway.schema_docs import SchemaDocsError
 
     overrides: dict[str, Any] = {
@@ -75,10 +75,20 @@ def _serve(args: argparse.Namespace) -> int:
             from sqlgateway.schema_docs import demo_docs_dir
 
             overrides["schema_docs_dir"] = demo_docs_dir()
+        if settings.audit_sink in ("auto", "postgres") and settings.audit_database_url is None:
+            from sqlgateway.audit.provision import ensure_audit_database
+            from sqlgateway.demo import READER_ROLE
+
+            # the demo's audit trail: a separate database of the same server, its own role
+            overrides["audit_database_url"] = asyncio.run(
+                ensure_audit_database(server.admin_dsn(), reader_role=READER_ROLE)
+            )
     generated_key = None
-    if not settings.api_keys:
-        generated_key = secrets.token_urlsafe(24)
-        overrides["api_keys"] = generated_key
+    if settings.auth == "api_key" and not settings.api_keys:
+        from sqlgateway.auth.api_keys import key_entry, new_key
+
+        generated_key = new_key()
+        overrides["api_keys"] = key_entry("generated", generated_key)
     settings = _settings(**overrides)
 
     url = settings.served_url
@@ -87,16 +97,15 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}{workers}")
     print(f"  OpenAPI spec:   {url}/openapi.yaml")
     print(f"  Schema docs:    {settings.schema_docs_dir or 'none (SQLGATEWAY_SCHEMA_DOCS_DIR)'}")
-    if generated_key:
-        print(
-            f"  API key:        {generated_key}   (generated for this run; set SQLGATEWAY_API_KEYS)"
-        )
-    else:
-        print("  API keys:       from SQLGATEWAY_API_KEYS")
+    for line in _auth_banner(settings, generated_key):
+        print(line)
+    print(f"  Audit trail:    {_audit_banner(settings)}")
     print("  try:")
-    key = generated_key or "<key>"
+    credential = {"none": "", "oauth": "-H 'Authorization: Bearer <access token>' "}.get(
+        settings.auth, f"-H 'Authorization: Bearer {generated_key or '<key>'}' "
+    )
     print(
-        f"    curl -s {url}/query -H 'Authorization: Bearer {key}' "
+        f"    curl -s {url}/query {credential}"
         "-H 'Content-Type: application/json' "
         """-d '{"sql": "SELECT status, count(*) FROM claims GROUP BY status"}'"""
     )
@@ -113,7 +122,8 @@ def _serve(args: argparse.Namespace) -> int:
         options: dict[str, Any] = {
             "host": settings.host,
             "port": settings.port,
-            "log_level": settings.log_level,
+            "log_config": uvicorn_log_config(settings),
+            "access_log": False,  # RequestLog writes one line per request instead
             "proxy_headers": False,
             # in-flight requests may finish (they end by the deadline); then the lifespan
             # closes the pools
@@ -123,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
             uvicorn.run(app, **options)
         else:
             # each worker process builds its own app (and pools) from the environment
-            os.environ.update(_worker_environment(settings))
+            os.environ.update(_worker_environment(overrides))
             uvicorn.run(
                 "sqlgateway.app:app_from_environment",
                 factory=True,
@@ -136,20 +146,108 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _worker_environment(settings: Settings) -> dict[str, str]:
-    """What `serve` resolved (embedded database, generated key, demo docs), as the
-    SQLGATEWAY_* variables its worker processes read their settings from."""
-    environment = {
-        "SQLGATEWAY_HOST": settings.host,
-        "SQLGATEWAY_PORT": str(settings.port),
-        "SQLGATEWAY_WORKERS": str(settings.workers),
-        "SQLGATEWAY_API_KEYS": ",".join(key.get_secret_value() for key in settings.api_keys),
-    }
-    if settings.database_url is not None:
-        environment["SQLGATEWAY_DATABASE_URL"] = settings.database_url.get_secret_value()
-    if settings.schema_docs_dir is not None:
-        environment["SQLGATEWAY_SCHEMA_DOCS_DIR"] = str(settings.schema_docs_dir)
+def _worker_environment(overrides: dict[str, Any]) -> dict[str, str]:
+    """What `serve` resolved (embedded database, generated key, demo docs, audit database),
+    as the SQLGATEWAY_* variables its worker processes read their settings from."""
+    environment = {}
+    for name, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        environment[f"SQLGATEWAY_{name.upper()}"] = str(value)
     return environment
+
+
+def _auth_banner(settings: Settings, generated_key: str | None) -> list[str]:
+    if settings.auth == "none":
+        return [
+            "  !!! AUTHENTICATION IS OFF (SQLGATEWAY_AUTH=none): anyone who can reach "
+            f"{settings.host}:{settings.port} can read everything the database role can. !!!"
+        ]
+    if settings.auth == "oauth":
+        source = settings.oauth_jwks_url or settings.oauth_introspection_url
+        return [f"  Auth:           OAuth access tokens from {settings.oauth_issuer} ({source})"]
+    if generated_key:
+        return [
+            f"  API key:        {generated_key}",
+            "                  (generated for this run; make a lasting one with "
+            "`sqlgateway hash-key --name <name>`)",
+        ]
+    names = ", ".join(entry.get_secret_value().split(":", 1)[0] for entry in settings.api_keys)
+    return [f"  API keys:       {names} (SQLGATEWAY_API_KEYS)"]
+
+
+def _audit_banner(settings: Settings) -> str:
+    destination = settings.audit_destination
+    if destination == "none":
+        return "OFF (SQLGATEWAY_AUDIT_SINK=none): requests are not audited"
+    if destination == "jsonl":
+        return f"{settings.audit_file}"
+    assert settings.audit_database_url is not None
+    from sqlgateway.pools import describe_dsn
+
+    where = describe_dsn(settings.audit_database_url.get_secret_value())
+    return f"PostgreSQL {where}, table {settings.audit_schema}.audit_events"
+
+
+def _hash_key(args: argparse.Namespace) -> int:
+    from sqlgateway.auth.api_keys import MIN_KEY_CHARS, key_entry, new_key
+    from sqlgateway.settings import API_KEY_ENTRY
+
+    if args.stdin:
+        key = sys.stdin.readline().strip()
+        if len(key) < MIN_KEY_CHARS:
+            print(
+                f"sqlgateway: the key must be at least {MIN_KEY_CHARS} characters of random "
+                "text; leave out --stdin to have one generated",
+                file=sys.stderr,
+            )
+            return 2
+    else:
+        key = new_key()
+    entry = key_entry(args.name, key)
+    if not API_KEY_ENTRY.fullmatch(entry):
+        print("sqlgateway: --name may hold letters, digits and _ . @ - (1-64)", file=sys.stderr)
+        return 2
+    if not args.stdin:
+        print(f"key (paste it into the GPT editor; it is not stored anywhere): {key}")
+        print("SQLGATEWAY_API_KEYS entry:", end=" ")
+    print(entry)
+    return 0
+
+
+def _dev_token(args: argparse.Namespace) -> int:
+    from sqlgateway.auth.devtoken import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
+    from sqlgateway.settings import default_state_dir
+
+    directory = Path(args.dir) if args.dir else default_state_dir() / "dev-oauth"
+    jwks = ensure_dev_keys(directory)
+    claims: dict[str, Any] = {}
+    for pair in args.claim or []:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            print(f"sqlgateway: --claim {pair!r} is not name=value", file=sys.stderr)
+            return 2
+        claims[name] = value
+    if args.role:
+        claims["db_role"] = args.role
+    token = mint_token(
+        directory,
+        issuer=DEV_ISSUER,
+        audience=DEV_AUDIENCE,
+        subject=args.sub,
+        claims=claims,
+        lifetime_s=args.lifetime_s,
+    )
+    if args.print_env:
+        print("SQLGATEWAY_AUTH=oauth")
+        print(f"SQLGATEWAY_OAUTH_ISSUER={DEV_ISSUER}")
+        print(f"SQLGATEWAY_OAUTH_AUDIENCE={DEV_AUDIENCE}")
+        print(f"SQLGATEWAY_OAUTH_JWKS_URL={jwks.resolve().as_uri()}")
+        return 0
+    print(token)
+    return 0
 
 
 def _exit_normally(signum: int, frame: object) -> None:
@@ -422,6 +520,43 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--apply", action="store_true", help="run the SQL instead of printing")
     provision.add_argument("--admin-url", help="administrator URL of the database, for --apply")
     provision.set_defaults(func=_provision_role)
+
+    hash_key = commands.add_parser(
+        "hash-key", help="make an API key and its SQLGATEWAY_API_KEYS entry (name:sha256:hash)"
+    )
+    hash_key.add_argument("--name", required=True, help="the key's name: the actor it audits as")
+    hash_key.add_argument(
+        "--stdin",
+        action="store_true",
+        help="hash a key read from standard input instead of generating one; prints only the entry",
+    )
+    hash_key.set_defaults(func=_hash_key)
+
+    dev_token = commands.add_parser(
+        "dev-token",
+        help="sign a local test access token (for trying SQLGATEWAY_AUTH=oauth without a provider)",
+    )
+    dev_token.add_argument("--sub", default="dev-user", help="the token's subject (`sub` claim)")
+    dev_token.add_argument("--role", help="database role claim (`db_role`) for per-user scoping")
+    dev_token.add_argument(
+        "--claim", action="append", help="extra claim name=value (repeatable), e.g. email=a@b.c"
+    )
+    dev_token.add_argument(
+        "--lifetime-s", type=int, default=3_600, help="seconds until the token expires"
+    )
+    dev_token.add_argument(
+        "--dir", help="where the local signing key and jwks.json live (default: user data dir)"
+    )
+    dev_token.add_argument(
+        "--print-env",
+        action="store_true",
+        help="print the SQLGATEWAY_OAUTH_* settings that accept these tokens instead of a token",
+    )
+    dev_token.set_defaults(func=_dev_token)
+
+    from sqlgateway.audit.cli import add_audit_parser
+
+    add_audit_parser(commands)
 
     settings = commands.add_parser("settings", help="print the settings table (Markdown)")
     settings.set_defaults(func=_settings_doc)

@@ -8,6 +8,7 @@ the service's log line. It holds no secrets: never a key, token or password.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +20,21 @@ OK = "ok"
 TRUNCATED = "truncated"
 #: The client went away before the answer (the query was cancelled).
 CANCELLED = "cancelled"
+
+
+_UNSAFE_IN_COMMENT = re.compile(r"[^A-Za-z0-9_.@:+-]")
+
+
+def correlation_comment(request_id: str, actor: str) -> str:
+    """What the executed SQL's leading comment says (inside `/* … */`): enough to find the
+    audit event from a pg_stat_activity, pgAudit or pgBadger line. The actor is reduced to
+    safe characters so it can never end the comment."""
+    return f"sqlgateway request_id={request_id} actor={_UNSAFE_IN_COMMENT.sub('_', actor)[:64]}"
+
+
+def application_name(request_id: str) -> str:
+    """application_name of the transaction that serves `request_id` (%a in log_line_prefix)."""
+    return f"sqlgateway/{request_id}"
 
 
 def new_request_id() -> str:

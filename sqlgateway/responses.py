@@ -7,6 +7,7 @@ import logging
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from sqlgateway.errors import (
     GatewayError,
@@ -14,8 +15,10 @@ from sqlgateway.errors import (
     InvalidRequestError,
     MethodNotAllowedError,
     NotFoundError,
+    audit_reason,
     render_error,
 )
+from sqlgateway.record import RequestRecord
 
 logger = logging.getLogger("sqlgateway")
 
@@ -31,8 +34,19 @@ def error_response(error: GatewayError) -> Response:
     )
 
 
+def note_error(scope: Scope, error: GatewayError) -> None:
+    """Write `error`'s outcome, reason and SQLSTATE into the request's record (for the audit
+    trail, metrics and the log line)."""
+    record: RequestRecord | None = scope.get("state", {}).get("record")
+    if record is not None:
+        record.outcome = error.code
+        record.reason = audit_reason(error)
+        record.sqlstate = error.sqlstate
+
+
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    note_error(request.scope, exc)
     return error_response(exc)
 
 
@@ -45,6 +59,7 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
         error = MethodNotAllowedError(f"{request.method} is not allowed on {request.url.path}")
     else:
         error = InvalidRequestError(str(exc.detail), status_code=exc.status_code)
+    note_error(request.scope, error)
     return error_response(error)
 
 

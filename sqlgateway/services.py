@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from sqlgateway.api.openapi import build_spec, render_yaml
 from sqlgateway.api.privacy import PrivacyPolicy, load_privacy_policy
+from sqlgateway.auth import Authenticator
 from sqlgateway.catalog import CatalogSource
 from sqlgateway.executor import Database
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
+from sqlgateway.metrics import Metrics
+from sqlgateway.ratelimit import RateLimiter
 from sqlgateway.schema_docs import SchemaDocs
 from sqlgateway.settings import Settings
 from sqlgateway.verdict_cache import VerdictCache
+
+if TYPE_CHECKING:
+    from sqlgateway.audit.trail import AuditTrail
 
 Guard = Callable[[str, GuardPolicy], Verdict]
 
@@ -35,6 +42,11 @@ class Services:
     privacy_policy: PrivacyPolicy
     openapi_yaml: bytes
     openapi_json: bytes
+    authenticator: Authenticator
+    limiter: RateLimiter
+    metrics: Metrics
+    #: None: auditing is off (SQLGATEWAY_AUDIT_SINK=none).
+    audit: AuditTrail | None
 
     @classmethod
     def build(
@@ -43,8 +55,10 @@ class Services:
         database: Database,
         guard: Guard = parser_guard,
         *,
+        authenticator: Authenticator,
         docs: SchemaDocs | None = None,
         privacy_policy: PrivacyPolicy | None = None,
+        audit: AuditTrail | None = None,
     ) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
@@ -61,4 +75,20 @@ class Services:
             privacy_policy=privacy_policy or load_privacy_policy(settings),
             openapi_yaml=render_yaml(spec).encode(),
             openapi_json=orjson.dumps(spec),
+            authenticator=authenticator,
+            limiter=rate_limiter(settings),
+            metrics=Metrics(
+                pools=lambda: database.pools.members,
+                waiting=lambda: database.waiting,
+                audit=audit,
+            ),
+            audit=audit,
         )
+
+
+def rate_limiter(settings: Settings) -> RateLimiter:
+    return RateLimiter(
+        settings.rate_limit_per_minute,
+        settings.rate_limit_burst,
+        settings.max_concurrent_queries_per_actor,
+    )

@@ -348,7 +348,9 @@ class Settings(BaseSettings):
         default=100_000_000, ge=1_000, description="Size at which the audit file is rotated."
     )
     audit_file_rotate_s: int = Field(
-        default=86_400, ge=0, description="Age at which the audit file is rotated, in seconds; 0: never."
+        default=86_400,
+        ge=0,
+        description="Age at which the audit file is rotated, in seconds; 0: never.",
     )
     audit_spill_dir: Path = Field(
         default_factory=lambda: default_state_dir() / "audit-spill",
@@ -460,13 +462,13 @@ class Settings(BaseSettings):
         return self
 
     def _check_auth(self) -> None:
-        if self.auth == "none" and not self.allow_no_auth_on_public_host:
-            if not is_loopback(self.host):
-                raise ValueError(
-                    f"SQLGATEWAY_AUTH=none on host {self.host!r} would let anyone who reaches it "
-                    "read the database; listen on 127.0.0.1, choose api_key or oauth, or set "
-                    "SQLGATEWAY_ALLOW_NO_AUTH_ON_PUBLIC_HOST=true"
-                )
+        public = not (self.allow_no_auth_on_public_host or is_loopback(self.host))
+        if self.auth == "none" and public:
+            raise ValueError(
+                f"SQLGATEWAY_AUTH=none on host {self.host!r} would let anyone who reaches it "
+                "read the database; listen on 127.0.0.1, choose api_key or oauth, or set "
+                "SQLGATEWAY_ALLOW_NO_AUTH_ON_PUBLIC_HOST=true"
+            )
         if self.auth == "oauth":
             missing = [
                 name

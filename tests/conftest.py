@@ -13,6 +13,7 @@ did not run). The backend and server version are printed at session start.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import socket
@@ -26,11 +27,18 @@ import pytest
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
+from sqlgateway.auth.api_keys import key_entry
 from sqlgateway.demo import DemoDatabase, ensure_demo
 from sqlgateway.settings import Settings
 
 DEFAULT_IMAGE = "postgres:17"
-TEST_API_KEY = "test-key-0123456789"
+TEST_API_KEY = "test-key-0123456789-abcdefghij"
+TEST_KEY_NAME = "tests"
+#: The SQLGATEWAY_API_KEYS entry of TEST_API_KEY (configuration never holds plain keys).
+TEST_KEY_ENTRY = key_entry(TEST_KEY_NAME, TEST_API_KEY)
+#: Audit files and spill files of the apps the tests build (removed at exit).
+AUDIT_DIR = Path(tempfile.mkdtemp(prefix="sqlgateway-test-audit-"))
+atexit.register(shutil.rmtree, AUDIT_DIR, ignore_errors=True)
 TEST_DATABASE = "sqlgateway_test"
 TEST_READER = "sqlgateway_test_reader"
 TEST_CLAIMS = int(os.environ.get("SQLGATEWAY_TEST_CLAIMS", "20000"))
@@ -136,7 +144,10 @@ def demo(pg_admin_dsn: str) -> DemoDatabase:
 def make_settings(demo: DemoDatabase, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": demo.reader_dsn,
-        "api_keys": TEST_API_KEY,
+        "api_keys": TEST_KEY_ENTRY,
+        "audit_sink": "jsonl",
+        "audit_file": AUDIT_DIR / "audit.jsonl",
+        "audit_spill_dir": AUDIT_DIR / "spill",
         "pool_min_size": 1,
         "pool_max_size": 4,
     }

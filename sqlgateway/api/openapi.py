@@ -38,6 +38,10 @@ ERROR_CODES = (
     "internal_error",
 )
 
+#: Endpoints for operators (probes, Prometheus), left out of the spec a GPT imports: the
+#: model has no use for them and every operation listed costs it attention.
+OPERATOR_PATHS = frozenset({"/readyz", "/metrics"})
+
 _USAGE = (
     "Call getSchema for the tables and what their columns mean, then runQuery with one "
     "PostgreSQL SELECT; the answer is raw rows as JSON, cut to fit the response limit."
@@ -60,13 +64,50 @@ def describe_data(docs: SchemaDocs | None) -> str:
 
 
 def security_schemes(settings: Settings | None) -> dict[str, dict[str, Any]]:
-    """The spec's security schemes, following the configured authentication. The one place
-    to extend when other schemes exist; today every key is an `Authorization: Bearer` key."""
+    """The spec's security schemes, following SQLGATEWAY_AUTH: none, an API key (bearer, or
+    the custom header when one is configured), or OAuth 2 (authorization code flow when the
+    provider's URLs are configured, else a bearer JWT)."""
+    mode = settings.auth if settings is not None else "api_key"
+    if mode == "none":
+        return {}
+    if mode == "oauth":
+        assert settings is not None
+        if settings.oauth_authorization_url and settings.oauth_token_url:
+            return {
+                "oauth": {
+                    "type": "oauth2",
+                    "description": "Sign in with the operator's identity provider.",
+                    "flows": {
+                        "authorizationCode": {
+                            "authorizationUrl": settings.oauth_authorization_url,
+                            "tokenUrl": settings.oauth_token_url,
+                            "scopes": {scope: scope for scope in settings.oauth_scopes},
+                        }
+                    },
+                }
+            }
+        return {
+            "oauth": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token from the operator's identity provider.",
+            }
+        }
+    if settings is not None and settings.api_key_header:
+        return {
+            "apiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": settings.api_key_header,
+                "description": f"An API key, sent in the {settings.api_key_header} header.",
+            }
+        }
     return {
         "apiKey": {
             "type": "http",
             "scheme": "bearer",
-            "description": "One of SQLGATEWAY_API_KEYS, sent as 'Authorization: Bearer <key>'.",
+            "description": "An API key, sent as 'Authorization: Bearer <key>'.",
         }
     }
 
@@ -107,9 +148,11 @@ def _run_query() -> dict[str, Any]:
         "responses": {
             "200": _json("QueryResult", "The rows, cut to the response limit."),
             "400": _error_response("Refused, syntax error or PostgreSQL error."),
-            "401": _error_response("Missing or invalid API key."),
+            "401": _error_response("Missing or invalid credentials."),
+            "403": _error_response("The caller may not query this gateway."),
             "413": _error_response("Request body too large."),
             "422": _error_response("Body does not match the schema."),
+            "429": _error_response("Too many requests; wait Retry-After seconds."),
             "503": _error_response("Database unavailable; retry shortly."),
             "504": _error_response("Query ran longer than the statement timeout."),
         },
@@ -144,8 +187,10 @@ def _get_schema() -> dict[str, Any]:
         "responses": {
             "200": _json("SchemaInfo", "The overview, or one table in full."),
             "400": _error_response("The table parameter is empty or too long."),
-            "401": _error_response("Missing or invalid API key."),
+            "401": _error_response("Missing or invalid credentials."),
+            "403": _error_response("The caller may not query this gateway."),
             "404": _error_response("No such table; the message names the closest ones."),
+            "429": _error_response("Too many requests; wait Retry-After seconds."),
             "503": _error_response("Database unavailable; retry shortly."),
         },
     }
@@ -323,7 +368,10 @@ def build_spec(
             "/privacy": {"get": privacy},
         },
         "components": {"securitySchemes": schemes, "schemas": _schemas()},
-        "security": [{name: []} for name in schemes],
+        "security": [
+            {name: list(settings.oauth_scopes) if settings and scheme["type"] == "oauth2" else []}
+            for name, scheme in schemes.items()
+        ],
     }
 
 

@@ -6,6 +6,7 @@ dialect → PostgreSQL (dialects.py) → guard → sensitive columns (only when 
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import anyio.to_thread
@@ -20,6 +21,7 @@ from sqlgateway.encode import clip_text
 from sqlgateway.errors import GatewayError, QueryError
 from sqlgateway.executor import QueryPlan
 from sqlgateway.guard import Verdict
+from sqlgateway.record import OK, TRUNCATED, RequestRecord, application_name, correlation_comment
 from sqlgateway.responses import JSON
 from sqlgateway.sensitive import check_sensitive
 from sqlgateway.suggest import column_hint, table_hint, unknown_name_at
@@ -53,17 +55,24 @@ class QueryRequest(BaseModel):
 
 async def run_query(request: Request) -> Response:
     services: Services = request.state.services
+    record: RequestRecord = request.state.record
     raw = await read_body(request, services.settings.max_request_chars)
     query = parse_json_body(raw, QueryRequest)
+    record.sql_received = query.sql
+    record.dialect = query.dialect or DEFAULT_DIALECT
     if query.dialect is None or query.dialect == DEFAULT_DIALECT:
-        verdict = await _approve(services, query.sql)
-        return Response(await _run(services, _plan(verdict, query), verdict), media_type=JSON)
+        verdict = await _approve(services, query.sql, record)
+        body = await _run(services, _plan(verdict, query, request), verdict, request)
+        return Response(body, media_type=JSON)
+    started = time.perf_counter()
     sql = to_postgres(query.sql, query.dialect)
+    record.guard_ms = (time.perf_counter() - started) * 1000  # translation counts as guard
     try:
-        verdict = await _approve(services, sql)
+        verdict = await _approve(services, sql, record)
         # the executed SQL leads the body, inside the same budget as the rows
         echoed = _echoed(verdict.sql, services.settings.max_response_chars)
-        body = await _run(services, _plan(verdict, query, echo_sql=echoed), verdict)
+        plan = _plan(verdict, query, request, echo_sql=echoed)
+        body = await _run(services, plan, verdict, request)
     except GatewayError as error:
         if error.status_code == 400:
             shown = clip_text(sql, MAX_ECHOED_SQL_CHARS)
@@ -73,28 +82,41 @@ async def run_query(request: Request) -> Response:
     return Response(body, media_type=JSON)
 
 
-async def _approve(services: Services, sql: str) -> Verdict:
+async def _approve(services: Services, sql: str, record: RequestRecord) -> Verdict:
     """The guard's verdict, then the sensitive-column check when sensitive columns exist.
 
     Long statements are checked in a worker thread: parsing adversarial text can take a
     second of CPU, which must not stall every other request on the event loop."""
-    if len(sql) > GUARD_INLINE_MAX_CHARS:
-        verdict = await anyio.to_thread.run_sync(services.check_sql, sql)
-    else:
-        verdict = services.check_sql(sql)
-    if services.sensitive:  # only when configured: costs nothing otherwise
-        catalog = await services.catalog.get()
-        check_sensitive(verdict.sql, catalog.column_map, services.sensitive)
+    started = time.perf_counter()
+    try:
+        if len(sql) > GUARD_INLINE_MAX_CHARS:
+            verdict = await anyio.to_thread.run_sync(services.check_sql, sql)
+        else:
+            verdict = services.check_sql(sql)
+        record.sql_executed = verdict.sql
+        record.tables = verdict.tables
+        record.functions = verdict.functions
+        if services.sensitive:  # only when configured: costs nothing otherwise
+            catalog = await services.catalog.get()
+            check_sensitive(verdict.sql, catalog.column_map, services.sensitive)
+    finally:
+        record.guard_ms = (record.guard_ms or 0.0) + (time.perf_counter() - started) * 1000
     return verdict
 
 
-def _plan(verdict: Verdict, query: QueryRequest, echo_sql: str | None = None) -> QueryPlan:
+def _plan(
+    verdict: Verdict, query: QueryRequest, request: Request, echo_sql: str | None = None
+) -> QueryPlan:
+    record: RequestRecord = request.state.record
     return QueryPlan(
         sql=verdict.sql,
         has_order_by=verdict.has_order_by,
         max_rows=query.max_rows,
         echo_sql=echo_sql,
         streams_rows=verdict.streams_rows,
+        scope=request.state.db_scope,
+        comment=correlation_comment(record.request_id, record.actor),
+        application_name=application_name(record.request_id),
     )
 
 
@@ -108,13 +130,24 @@ def _echoed(sql: str, max_response_chars: int) -> str:
     return shown
 
 
-async def _run(services: Services, plan: QueryPlan, verdict: Verdict) -> bytes:
+async def _run(services: Services, plan: QueryPlan, verdict: Verdict, request: Request) -> bytes:
+    record: RequestRecord = request.state.record
+    timeout_s = services.settings.pool_acquire_timeout_ms / 1000
     try:
-        return (await services.database.run(plan)).body
+        async with services.limiter.slot(record.actor, timeout_s):
+            started = time.perf_counter()
+            try:
+                result = await services.database.run(plan)
+            finally:
+                record.db_ms = (time.perf_counter() - started) * 1000
     except QueryError as error:
         if error.sqlstate not in (UNDEFINED_TABLE, UNDEFINED_COLUMN):
             raise
         raise await _did_you_mean(services, error, verdict) from None
+    record.rows = result.row_count
+    record.truncated = result.truncated
+    record.outcome = TRUNCATED if result.truncated else OK
+    return result.body
 
 
 async def _did_you_mean(services: Services, error: QueryError, verdict: Verdict) -> QueryError:

@@ -43,13 +43,15 @@ from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.services import Guard
 
 #: The session state of the pooled connection that runs it (the test's own probe).
+#: application_name is left out of the settings digest: the gateway sets it per transaction
+#: (SET LOCAL, `sqlgateway/<request id>`), so it differs between any two probes by design.
 PROBE_SQL = """SELECT pg_backend_pid() AS pid, session_user::text AS session_role,
   current_user::text AS current_role, current_setting('statement_timeout') AS statement_timeout,
   current_setting('default_transaction_read_only') AS default_read_only,
   current_setting('search_path') AS search_path,
   coalesce(current_setting('app.user', true), '') AS app_user,
-  (SELECT md5(string_agg(name || '=' || setting, ',' ORDER BY name)) FROM pg_settings)
-    AS settings_digest,
+  (SELECT md5(string_agg(name || '=' || setting, ',' ORDER BY name)) FROM pg_settings
+    WHERE name <> 'application_name') AS settings_digest,
   (SELECT count(*) FROM pg_prepared_statements WHERE name NOT LIKE '\\_\\_asyncpg%')
     AS prepared_statements,
   (SELECT count(*) FROM pg_cursors WHERE name NOT LIKE '\\_\\_asyncpg%') AS cursors,

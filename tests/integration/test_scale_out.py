@@ -19,7 +19,15 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from conftest import TEST_API_KEY, TEST_DATABASE, TEST_READER, admin_fetch, make_settings
+from conftest import (
+    AUDIT_DIR,
+    TEST_API_KEY,
+    TEST_DATABASE,
+    TEST_KEY_ENTRY,
+    TEST_READER,
+    admin_fetch,
+    make_settings,
+)
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
@@ -71,7 +79,9 @@ def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
     before = set(_reader_backends(demo))
     environment = {
         **os.environ,
-        "SQLGATEWAY_API_KEYS": TEST_API_KEY,
+        "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
+        "SQLGATEWAY_AUDIT_FILE": str(AUDIT_DIR / "workers.jsonl"),
+        "SQLGATEWAY_AUDIT_SPILL_DIR": str(AUDIT_DIR / "workers-spill"),
         # one connection per worker: each connection that ran a query is a worker that served
         "SQLGATEWAY_POOL_MIN_SIZE": "1",
         "SQLGATEWAY_POOL_MAX_SIZE": "1",

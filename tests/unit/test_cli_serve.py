@@ -25,7 +25,7 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
         # set first, so monkeypatch restores the original (absent) value after `serve` sets it
         monkeypatch.setenv(f"SQLGATEWAY_{name}", "")
         monkeypatch.delenv(f"SQLGATEWAY_{name}")
-    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "k1,k2")
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", f"k1:sha256:{'1' * 64},k2:sha256:{'2' * 64}")
     return calls
 
 

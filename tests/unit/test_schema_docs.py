@@ -144,7 +144,9 @@ def test_empty_or_missing_directories_are_refused(tmp_path: Path) -> None:
 def test_the_app_is_not_created_with_bad_docs(tmp_path: Path) -> None:
     _write(tmp_path, GOOD.replace("description: Primary key.", "descripton: x"))
     settings = Settings(
-        api_keys="k", database_url="postgresql://x@127.0.0.1:1/x", schema_docs_dir=tmp_path
+        api_keys="k:sha256:" + "0" * 64,
+        database_url="postgresql://x@127.0.0.1:1/x",
+        schema_docs_dir=tmp_path,
     )
     with pytest.raises(SchemaDocsError, match="descripton"):
         create_app(settings)

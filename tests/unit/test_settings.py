@@ -38,18 +38,62 @@ def test_response_limit_cannot_exceed_the_platform_payload() -> None:
 
 
 def test_lists_are_comma_separated_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "alpha, beta,,")
+    alpha, beta = (
+        f"{name}:sha256:" + digit * 64 for name, digit in (("alpha", "a"), ("beta", "b"))
+    )
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", f"{alpha}, {beta},,")
     monkeypatch.setenv("SQLGATEWAY_ALLOWED_SCHEMAS", "public,sales")
     settings = Settings()
-    assert [k.get_secret_value() for k in settings.api_keys] == ["alpha", "beta"]
+    assert [k.get_secret_value() for k in settings.api_keys] == [alpha, beta]
     assert settings.allowed_schemas == ("public", "sales")
 
 
 def test_secrets_do_not_show_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "supersecret")
+    entry = "ops:sha256:" + "c" * 64
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", entry)
     monkeypatch.setenv("SQLGATEWAY_DATABASE_URL", "postgresql://u:pw-123@h/db")
+    monkeypatch.setenv("SQLGATEWAY_OAUTH_CLIENT_SECRET", "client-secret-42")
     text = repr(Settings())
-    assert "supersecret" not in text and "pw-123" not in text
+    assert "c" * 64 not in text and "pw-123" not in text and "client-secret-42" not in text
+
+
+def test_a_plain_key_is_refused_without_being_echoed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SQLGATEWAY_API_KEYS", "my-plain-secret-key")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--database-url", "postgresql://127.0.0.1:1/x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "hash-key" in err and "my-plain-secret-key" not in err
+
+
+@pytest.mark.parametrize(
+    ("values", "needle"),
+    [
+        ({"api_keys": "a:sha256:" + "0" * 64 + ",a:sha256:" + "1" * 64}, "unique"),
+        ({"oauth_algorithms": "RS256,HS256"}, "HMAC"),
+        ({"oauth_algorithms": "none"}, "HMAC"),
+        ({"auth": "none", "host": "0.0.0.0"}, "ALLOW_NO_AUTH"),
+        ({"auth": "oauth", "oauth_issuer": "https://i/"}, "SQLGATEWAY_OAUTH_AUDIENCE"),
+        ({"auth": "oauth", "oauth_issuer": "i", "oauth_audience": "a"}, "JWKS_URL"),
+        ({"scope_role_claim": "role"}, "SCOPE_ALLOWED_ROLES"),
+        ({"scope_allowed_roles": "a", "scope_default_role": "b"}, "DEFAULT_ROLE"),
+        ({"scope_settings": "user_id=sub"}, "needs a dot"),
+    ],
+)
+def test_unsafe_or_incomplete_auth_settings_are_refused(
+    values: dict[str, str], needle: str
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        Settings(**values)  # type: ignore[arg-type]
+    assert needle in str(info.value)
+
+
+def test_no_auth_is_allowed_on_loopback_or_with_the_explicit_override() -> None:
+    assert Settings(auth="none", host="127.0.0.1").auth == "none"
+    assert Settings(auth="none", host="::1").auth == "none"
+    assert Settings(auth="none", host="0.0.0.0", allow_no_auth_on_public_host=True).auth == "none"
 
 
 def test_serve_refuses_a_bad_timeout_before_starting(
