@@ -16,14 +16,15 @@ MAX_TOKENIZED_CHARS still gets a fingerprint: of its lower-cased, whitespace-col
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokenizer_core import Token, TokenType
 
-__all__ = ["MAX_NESTING", "MAX_TOKENIZED_CHARS", "fingerprint"]
+__all__ = ["MAX_NESTING", "MAX_TOKENIZED_CHARS", "add_fingerprints", "fingerprint"]
 
 #: Longer text is not tokenized (the fallback is linear and cheap): tokenizing takes about
 #: 50 ms per 100 KB, and the trail does it for every event.
@@ -89,6 +90,19 @@ def fingerprint(sql: str) -> tuple[str, str]:
     if not normalized:
         normalized = " ".join(sql.lower().split())
     return hashlib.sha256(normalized.encode()).hexdigest()[:16], normalized
+
+
+def add_fingerprints(events: Sequence[MutableMapping[str, Any]]) -> None:
+    """Set `fingerprint` and `normalized_sql` of each audit event that has none, from its
+    `sql_executed` (the SQL that ran) or else its `sql_received`; None without SQL."""
+    for item in events:
+        if "fingerprint" in item:
+            continue
+        sql = item.get("sql_executed") or item.get("sql_received")
+        if isinstance(sql, str) and sql:
+            item["fingerprint"], item["normalized_sql"] = fingerprint(sql)
+        else:
+            item["fingerprint"] = item["normalized_sql"] = None
 
 
 def _normalize(tokens: Sequence[Token]) -> str:

@@ -8,8 +8,12 @@ lock so several workers may start at once) unless `schema_version` already holds
 
 A batch is one statement and one round trip: the events travel as one JSON array and become
 rows through `json_populate_recordset` (the table's own row type, so arrays, timestamps and
-numbers convert as the columns say). `ON CONFLICT (request_id) DO NOTHING` makes a replay of
-a batch that was written before (a spill of a write whose answer was lost) harmless.
+numbers convert as the columns say). Measured against `jsonb_populate_recordset` (about 15%
+slower) and `unnest` of one array per column (as fast, but the text[] columns cannot be
+unnested from 2-D arrays): about 0.6 ms for one event, 2 ms for 50, 17 ms for 500.
+`ON CONFLICT (request_id) DO NOTHING` makes a replay of a batch that was written before (a
+spill of a write whose answer was lost) harmless. A table dropped under the sink is made
+again on the next attempt.
 
 Failures raise: connection trouble as asyncpg/OSError exceptions (the trail spills the batch
 and retries), events the table refuses (a NOT NULL column missing, an out-of-range number) as
@@ -31,7 +35,7 @@ from sqlgateway.audit import event
 from sqlgateway.audit.jsonl import encode_event
 from sqlgateway.audit.trail import AuditEventError
 
-__all__ = ["PostgresSink"]
+__all__ = ["APPLICATION_NAME", "PostgresSink", "migrate"]
 
 _log = logging.getLogger("sqlgateway.audit")
 

@@ -33,7 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlgateway.audit.fingerprint import fingerprint
+from sqlgateway.audit.fingerprint import add_fingerprints
 from sqlgateway.audit.spill import SpillFile, append_rejected, encode_lines, spill_files
 
 __all__ = ["AuditEventError", "AuditTrail", "Event", "Sink"]
@@ -422,20 +422,8 @@ class AuditTrail:
 
 
 async def _with_fingerprints(events: list[Event]) -> None:
-    """Add `fingerprint` and `normalized_sql` to events that lack them."""
     if any("fingerprint" not in item for item in events):
-        await asyncio.to_thread(_add_fingerprints, events)
-
-
-def _add_fingerprints(events: list[Event]) -> None:
-    for item in events:
-        if "fingerprint" in item:
-            continue
-        sql = item.get("sql_executed") or item.get("sql_received")
-        if isinstance(sql, str) and sql:
-            item["fingerprint"], item["normalized_sql"] = fingerprint(sql)
-        else:
-            item["fingerprint"] = item["normalized_sql"] = None
+        await asyncio.to_thread(add_fingerprints, events)
 
 
 def _drain(queue: asyncio.Queue[Event | None]) -> list[Event | None]:

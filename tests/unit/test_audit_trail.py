@@ -329,6 +329,26 @@ def test_close_with_the_sink_down_leaves_a_spill_file_the_next_run_replays(
     assert spill_files(tmp_path) == []
 
 
+def test_close_tries_a_sink_that_is_back_before_its_backoff_ran_out(tmp_path: Path) -> None:
+    sink = MemorySink()
+    trail = trail_for(sink, tmp_path, retry_min_s=60, retry_max_s=60)
+
+    async def go() -> None:
+        await trail.start()
+        sink.failing = True
+        for number in range(10):
+            trail.submit(event(number))
+        await until(lambda: trail.spilled == 10)
+        sink.failing = False
+        for number in range(10, 15):
+            trail.submit(event(number))
+        await trail.close()
+
+    run(go)
+    assert sink.ids == [f"r{n:04d}" for n in range(15)]
+    assert spill_files(tmp_path) == []
+
+
 def test_close_gives_up_on_a_hanging_sink_and_spills_the_batch(tmp_path: Path) -> None:
     sink = MemorySink()
     sink.hang = True
