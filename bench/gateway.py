@@ -1,10 +1,14 @@
 """The gateway under test: `python -m sqlgateway serve` in a subprocess (uvicorn exactly as
-users run it), configured through SQLGATEWAY_* variables, on a free port of 127.0.0.1."""
+users run it), configured through SQLGATEWAY_* variables, on a free port of 127.0.0.1.
+
+Every server gets its own API key (configured as a hashed entry whose name is the actor the
+audit trail records), the audit trail off unless asked for, and its audit file and spill
+directory under the harness's temporary directory: nothing is written to the user's home."""
 
 from __future__ import annotations
 
 import os
-import secrets
+import re
 import socket
 import subprocess
 import sys
@@ -15,7 +19,11 @@ from types import TracebackType
 
 import psutil
 
+from sqlgateway.auth.api_keys import key_entry, new_key
+
 HOST = "127.0.0.1"
+#: The audit trail's figures on /metrics: `sqlgateway_audit_<name>[_total] <value>`.
+AUDIT_METRIC = re.compile(rb"^sqlgateway_audit_(\w+?)(?:_total)? ([0-9.e+-]+)$", re.MULTILINE)
 
 
 def free_port() -> int:
@@ -26,9 +34,10 @@ def free_port() -> int:
 
 
 class GatewayProcess:
-    """`with GatewayProcess(dsn, log_dir, **settings) as gateway:` a running server.
+    """`with GatewayProcess(dsn, log_dir, name, **settings) as gateway:` a running server.
 
-    `settings` become SQLGATEWAY_<NAME> variables (e.g. max_plan_cost=0). The server's
+    `settings` become SQLGATEWAY_<NAME> variables (e.g. max_plan_cost=0, audit_sink="jsonl").
+    The API key's name, so the actor of every audit event, is `bench-<name>`. The server's
     output goes to a log file, never to a pipe that could fill up and stall it.
     """
 
@@ -39,19 +48,26 @@ class GatewayProcess:
         name: str,
         *,
         command: list[str] | None = None,
+        audit_sink: str = "none",
         **settings: object,
     ) -> None:
         self.command = command or [sys.executable, "-m", "sqlgateway", "serve"]
         self.port = free_port()
-        self.api_key = secrets.token_urlsafe(24)
+        self.actor = f"bench-{name}"
+        self.api_key = new_key()
         self.log_path = log_dir / f"gateway-{name}-{self.port}.log"
+        self.audit_file = log_dir / f"audit-{name}-{self.port}" / "audit.jsonl"
+        self.audit_spill_dir = log_dir / f"audit-{name}-{self.port}" / "spill"
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SQLGATEWAY_")},
             "SQLGATEWAY_DATABASE_URL": dsn,
-            "SQLGATEWAY_API_KEYS": self.api_key,
+            "SQLGATEWAY_API_KEYS": key_entry(self.actor, self.api_key),
             "SQLGATEWAY_HOST": HOST,
             "SQLGATEWAY_PORT": str(self.port),
-            "SQLGATEWAY_LOG_LEVEL": "warning",  # no access log: one line per request costs CPU
+            "SQLGATEWAY_LOG_LEVEL": "warning",  # no request log: one line per request costs CPU
+            "SQLGATEWAY_AUDIT_SINK": audit_sink,
+            "SQLGATEWAY_AUDIT_FILE": str(self.audit_file),
+            "SQLGATEWAY_AUDIT_SPILL_DIR": str(self.audit_spill_dir),
         }
         self.env.update({f"SQLGATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
         self._process: subprocess.Popen[bytes] | None = None
@@ -94,6 +110,14 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+    def audit_counters(self) -> dict[str, float]:
+        """The audit trail's figures from GET /metrics (`queue_depth`, `events_written`,
+        `events_spilled`, `events_replayed`, `events_dropped`); empty when auditing is off."""
+        url = f"http://{HOST}:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body: bytes = response.read()
+        return {name.decode(): float(value) for name, value in AUDIT_METRIC.findall(body)}
 
     def implementations(self) -> str:
         """Which event loop and HTTP parser the server runs on, from its loaded libraries."""

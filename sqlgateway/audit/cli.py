@@ -15,7 +15,7 @@ from contextlib import aclosing
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import asyncpg
 
@@ -29,6 +29,9 @@ from sqlgateway.audit.report import (
     render_probes,
     render_top,
 )
+
+if TYPE_CHECKING:
+    from sqlgateway.embedded import EmbeddedServer
 
 EVENT_FORMATS = ("table", "json", "jsonl", "csv")
 REPORT_FORMATS = ("table", "json", "csv")
@@ -170,7 +173,11 @@ def run_audit(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"sqlgateway: {error}", file=sys.stderr)
         return 2
-    source = _source(args)
+    demo_server = None
+    if args.file is None and args.database_url is None and _on_embedded_demo():
+        demo_server, source = _demo_trail(args)
+    else:
+        source = _source(args)
     if source is None:
         print(
             "sqlgateway: no audit trail to read (SQLGATEWAY_AUDIT_SINK is none, or postgres "
@@ -178,6 +185,41 @@ def run_audit(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        return _run_errors(args, source, filters)
+    finally:
+        if demo_server is not None:
+            demo_server.stop()  # only stops it if this command started it
+
+
+def _on_embedded_demo() -> bool:
+    """`serve` without a database URL keeps the demo's trail in its embedded server."""
+    from sqlgateway.cli import _settings
+
+    settings = _settings()
+    return (
+        settings.database_url is None
+        and settings.audit_database_url is None
+        and settings.audit_sink in ("auto", "postgres")
+        and settings.embedded_data_dir.is_dir()
+    )
+
+
+def _demo_trail(args: argparse.Namespace) -> tuple[EmbeddedServer, TrailSource]:
+    """The embedded demo's audit database (the server is reused if `serve` runs, else started
+    for this command), as `serve` provisions it."""
+    from sqlgateway.audit.provision import ensure_audit_database
+    from sqlgateway.cli import _settings
+    from sqlgateway.demo import READER_ROLE
+    from sqlgateway.embedded import start_embedded
+
+    settings = _settings()
+    server = start_embedded(settings.embedded_data_dir)
+    url = asyncio.run(ensure_audit_database(server.admin_dsn(), reader_role=READER_ROLE))
+    return server, TrailSource(database_url=url, schema=args.schema or settings.audit_schema)
+
+
+def _run_errors(args: argparse.Namespace, source: TrailSource, filters: Filters) -> int:
     try:
         return asyncio.run(_run(args, source, filters))
     except TrailReadError as error:
