@@ -4,7 +4,8 @@ Variants (each round runs every one once, in rotated order, `requests` lookups e
 same concurrency, every lookup a different claim id so the app's verdict cache never hits):
 
 - ``healthz``: the load client against GET /healthz: the client's own ceiling.
-- ``gateway``: POST /query, default settings (EXPLAIN cost check on).
+- ``gateway``: POST /query, default settings (EXPLAIN cost check on) but the audit trail
+  off (SQLGATEWAY_AUDIT_SINK=none, as in every variant here; `audit.py` measures it).
 - ``gateway_nocost``: the same with SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0.
 - ``executor``: `Database.run` in the harness process: the executor without HTTP or guard.
 - ``raw``: asyncpg, a pool of the same size, `BEGIN READ ONLY; SET LOCAL statement_timeout`
@@ -47,6 +48,31 @@ def lookup_sql(claim_id: int) -> str:
     return f"SELECT * FROM claims WHERE claim_id = {claim_id}"
 
 
+class LookupSqls:
+    """Point-lookup SQL texts for distinct random claim ids (ids repeat only after `needed`
+    or `claims` of them), so no cache keyed by SQL text ever hits."""
+
+    def __init__(self, claims: int, needed: int, seed: int) -> None:
+        self._ids = random.Random(seed).sample(range(1, claims + 1), min(claims, needed))
+        self._cursor = 0
+
+    def next(self, n: int) -> list[str]:
+        ids = [self._ids[(self._cursor + i) % len(self._ids)] for i in range(n)]
+        self._cursor += n
+        return [lookup_sql(i) for i in ids]
+
+
+async def gateway_lookups(
+    server: GatewayProcess, sqls: Sequence[str], concurrency: int
+) -> LoadResult:
+    """POST /query with each of `sqls` over HTTP; a response without one row is an error."""
+    host = f"{HOST}:{server.port}"
+    raws = [query_request(host, server.api_key, sql) for sql in sqls]
+    return await run_load(
+        HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
+    )
+
+
 @dataclass
 class VariantRuns:
     throughput: list[float] = field(default_factory=list)
@@ -61,8 +87,15 @@ class VariantRuns:
         self.p99_ms.append(percentile(result.latencies_s, 0.99) * 1000)
         self.cpu_ms_per_request.append({k: v * 1000 / n for k, v in cpu_s.items()})
 
+    def cpu_medians(self) -> dict[str, float]:
+        """Median CPU ms per request of each process group over the rounds."""
+        return {
+            group: Spread.of([cpu.get(group, 0.0) for cpu in self.cpu_ms_per_request]).median
+            for group in ("client", "gateway", "postgres")
+        }
 
-async def _run_in_process(
+
+async def run_in_process(
     call: Callable[[str], Awaitable[Any]], sqls: Sequence[str], concurrency: int
 ) -> LoadResult:
     result = LoadResult(elapsed_s=0.0)
@@ -122,7 +155,7 @@ async def raw_lookup(pool: asyncpg.Pool, sql: str) -> list[asyncpg.Record]:
 def executor_settings(dsn: str, pool_size: int, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "database_url": dsn,
-        "api_keys": "unused",
+        "audit_sink": "none",
         "pool_min_size": pool_size,
         "pool_max_size": pool_size,
         "statement_timeout_ms": STATEMENT_TIMEOUT_MS,
@@ -143,17 +176,7 @@ async def run_point_lookups(
     pool_size: int,
     seed: int = 1,
 ) -> dict[str, Any]:
-    rng = random.Random(seed)
-    needed = requests * (rounds + 1) * len(VARIANTS)
-    id_pool = rng.sample(range(1, claims + 1), min(claims, needed))
-    cursor = 0
-
-    def next_ids(n: int) -> list[int]:
-        nonlocal cursor
-        ids = [id_pool[(cursor + i) % len(id_pool)] for i in range(n)]
-        cursor += n
-        return ids
-
+    lookups = LookupSqls(claims, requests * (rounds + 1) * len(VARIANTS), seed)
     pool_env = {"pool_min_size": pool_size, "pool_max_size": pool_size}
     with (
         GatewayProcess(dsn, log_dir, "point", **pool_env) as gateway,
@@ -168,7 +191,7 @@ async def run_point_lookups(
         healthz = build_request("GET", "/healthz", f"{HOST}:{gateway.port}")
 
         async def run_variant(variant: str, n: int) -> tuple[LoadResult, dict[str, float]]:
-            sqls = [lookup_sql(i) for i in next_ids(n)]
+            sqls = lookups.next(n)
             groups: dict[str, Any] = {"client": [harness], "postgres": postmaster}
             server = servers.get(variant)
             if server is not None:
@@ -179,17 +202,13 @@ async def run_point_lookups(
                 assert server is not None
                 result = await run_load(HOST, server.port, [healthz] * n, concurrency=concurrency)
             elif server is not None:
-                host = f"{HOST}:{server.port}"
-                raws = [query_request(host, server.api_key, sql) for sql in sqls]
-                result = await run_load(
-                    HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
-                )
+                result = await gateway_lookups(server, sqls, concurrency)
             elif variant == "executor":
-                result = await _run_in_process(
+                result = await run_in_process(
                     lambda sql: database.run(QueryPlan(sql, has_order_by=False)), sqls, concurrency
                 )
             else:
-                result = await _run_in_process(lambda sql: raw_lookup(pool, sql), sqls, concurrency)
+                result = await run_in_process(lambda sql: raw_lookup(pool, sql), sqls, concurrency)
             cpu = meter.stop()
             if result.errors:
                 raise RuntimeError(
@@ -214,11 +233,6 @@ async def run_point_lookups(
     return summary
 
 
-def _cpu_median(runs: VariantRuns, group: str) -> float:
-    values = [cpu.get(group, 0.0) for cpu in runs.cpu_ms_per_request]
-    return Spread.of(values).median
-
-
 def _summarise(
     runs: dict[str, VariantRuns], *, requests: int, concurrency: int, pool_size: int
 ) -> dict[str, Any]:
@@ -241,9 +255,7 @@ def _summarise(
                 "throughput_rps": Spread.of(r.throughput).as_dict(),
                 "p50_ms": Spread.of(r.p50_ms).as_dict(),
                 "p99_ms": Spread.of(r.p99_ms).as_dict(),
-                "cpu_ms_per_request": {
-                    group: _cpu_median(r, group) for group in ("client", "gateway", "postgres")
-                },
+                "cpu_ms_per_request": r.cpu_medians(),
                 "rounds": {"throughput_rps": r.throughput, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms},
             }
             for name, r in runs.items()

@@ -1,5 +1,6 @@
 """The harness's own PostgreSQL: an embedded server in a temporary directory (deleted on
-exit) holding the demo database(s), and the CPU time its processes use."""
+exit) holding the demo database(s) and the audit database, and the CPU time its processes
+use."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import psutil
 
+from sqlgateway.audit.provision import ensure_audit_database
 from sqlgateway.demo import DemoDatabase, ensure_demo
 from sqlgateway.embedded import EmbeddedServer, start_embedded
 
@@ -38,6 +40,7 @@ class BenchServer:
         self.server = server
         self.workdir = workdir
         self.databases: dict[int, BenchDatabase] = {}
+        self._audit_dsn: str | None = None
 
     def database(self, claims: int) -> BenchDatabase:
         if claims not in self.databases:
@@ -52,6 +55,15 @@ class BenchServer:
             )
             self.databases[claims] = BenchDatabase(claims, demo, time.perf_counter() - started)
         return self.databases[claims]
+
+    def audit_dsn(self) -> str:
+        """The audit writer's DSN to the audit database of this server, made (as `serve`
+        does for the embedded demo) on first use; the bench reader may not connect to it."""
+        if self._audit_dsn is None:
+            self._audit_dsn = asyncio.run(
+                ensure_audit_database(self.server.admin_dsn(), reader_role=READER_ROLE)
+            )
+        return self._audit_dsn
 
     def postmaster(self) -> psutil.Process:
         pid = int((self.server.data_dir / "postmaster.pid").read_text().split()[0])

@@ -155,6 +155,36 @@ def make_settings(demo: DemoDatabase, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+TEST_AUDIT_DATABASE = "sqlgateway_test_audit"
+TEST_AUDITOR = "sqlgateway_test_auditor"
+
+
+@pytest.fixture(scope="session")
+def audit_dsn(pg_admin_dsn: str, demo: DemoDatabase) -> str:
+    """The audit writer's DSN to its own database (the reader cannot connect to it)."""
+    from sqlgateway.audit.provision import ensure_audit_database
+
+    return asyncio.run(
+        ensure_audit_database(
+            pg_admin_dsn, database=TEST_AUDIT_DATABASE, role=TEST_AUDITOR, reader_role=TEST_READER
+        )
+    )
+
+
+def audit_fetch(pg_admin_dsn: str, sql: str) -> list[asyncpg.Record]:
+    """Run SQL as the superuser on the audit database."""
+    from sqlgateway.demo import derive_dsn
+
+    async def go() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(derive_dsn(pg_admin_dsn, database=TEST_AUDIT_DATABASE))
+        try:
+            return list(await conn.fetch(sql))
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
 ClientFactory = Callable[..., TestClient]
 
 

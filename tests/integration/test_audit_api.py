@@ -14,16 +14,20 @@ import asyncpg
 import httpx2 as httpx
 import orjson
 import pytest
-from conftest import TEST_API_KEY, TEST_KEY_NAME, TEST_READER, ClientFactory, make_settings
+from conftest import (
+    TEST_API_KEY,
+    TEST_AUDIT_DATABASE,
+    TEST_KEY_NAME,
+    ClientFactory,
+    make_settings,
+)
 from integration.live import live_server, load
 from prometheus_client.parser import text_string_to_metric_families
 
-from sqlgateway.audit.provision import ensure_audit_database
 from sqlgateway.demo import DemoDatabase, derive_dsn
 from sqlgateway.guard import GuardPolicy, Verdict
 
-AUDIT_DATABASE = "sqlgateway_audit_api_test"
-AUDIT_ROLE = "sqlgateway_audit_api_writer"
+AUDIT_DATABASE = TEST_AUDIT_DATABASE
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:
@@ -113,15 +117,6 @@ def _admin(dsn: str, sql: str) -> Any:
             await conn.close()
 
     return asyncio.run(go())
-
-
-@pytest.fixture(scope="module")
-def audit_dsn(pg_admin_dsn: str, demo: DemoDatabase) -> str:
-    return asyncio.run(
-        ensure_audit_database(
-            pg_admin_dsn, database=AUDIT_DATABASE, role=AUDIT_ROLE, reader_role=TEST_READER
-        )
-    )
 
 
 def test_postgres_sink_keeps_every_event_across_an_outage(

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx2 as httpx
 import orjson
 import pytest
-from conftest import TEST_API_KEY, admin_fetch, make_settings
+from conftest import TEST_API_KEY, admin_fetch, audit_fetch, make_settings
 from live import LoadResult, live_server, load
 
 from sqlgateway.demo import DemoDatabase, ensure_demo
@@ -54,12 +54,28 @@ def _report(name: str, result: LoadResult) -> None:
     ],
 )
 def test_load_every_request_gets_an_answer_and_no_5xx(
-    demo: DemoDatabase, requests: int, concurrency: int
+    demo: DemoDatabase, pg_admin_dsn: str, audit_dsn: str, requests: int, concurrency: int
 ) -> None:
-    with live_server(make_settings(demo, pool_max_size=8)) as url:
+    schema = f"load_{requests}"  # this run's own audit table: its rows are this run's events
+    audit_fetch(pg_admin_dsn, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    settings = make_settings(
+        demo,
+        pool_max_size=8,
+        audit_sink="postgres",
+        audit_database_url=audit_dsn,
+        audit_schema=schema,
+    )
+    with live_server(settings) as url:
         result = asyncio.run(load(url, requests, concurrency, _point_lookup))
     _report(f"load {requests}@{concurrency}", result)
     assert result.statuses == Counter({200: requests})
+    # the server has shut down: every request's event is in the audit table, once
+    [row] = audit_fetch(
+        pg_admin_dsn,
+        f"SELECT count(*) AS events, count(DISTINCT request_id) AS ids, "
+        f"count(*) FILTER (WHERE outcome = 'ok') AS ok FROM {schema}.audit_events",
+    )
+    assert (row["events"], row["ids"], row["ok"]) == (requests, requests, requests)
 
 
 def test_exhausted_pool_answers_503_with_retry_after_instead_of_hanging(demo: DemoDatabase) -> None:
