@@ -119,8 +119,10 @@ class _Sinks:
 
 
 def _counters(server: GatewayProcess) -> dict[str, int]:
+    """The trail's `events_<name>` counters and its `queue_depth`, from /metrics."""
     values = server.audit_counters()
-    return {f"events_{name}": int(values.get(f"events_{name}", 0)) for name in COUNTED}
+    names = [*(f"events_{name}" for name in COUNTED), "queue_depth"]
+    return {name: int(values.get(name, 0)) for name in names}
 
 
 def _settled(counters: dict[str, int], before: dict[str, int]) -> int:
@@ -135,7 +137,7 @@ async def _drain(
     counters = _counters(server)
     unwritten = n - _settled(counters, before)
     deadline = load_end + DRAIN_TIMEOUT_S
-    while _settled(counters, before) < n or server.audit_counters().get("queue_depth", 0):
+    while _settled(counters, before) < n or counters["queue_depth"]:
         if time.perf_counter() > deadline:
             raise RuntimeError(
                 f"{server.actor}: the audit trail settled {_settled(counters, before)} of {n} "
@@ -150,9 +152,11 @@ async def _events_reached(sinks: _Sinks, variant: str, expected: int) -> int:
     """The sink's event count once it reaches `expected` (spilled events are replayed a
     little later), or whatever it holds after DRAIN_TIMEOUT_S."""
     deadline = time.perf_counter() + DRAIN_TIMEOUT_S
-    while (events := await sinks.events(variant)) < expected and time.perf_counter() < deadline:
+    while True:
+        events = await sinks.events(variant)
+        if events >= expected or time.perf_counter() > deadline:
+            return events
         await asyncio.sleep(0.1)
-    return events
 
 
 async def run_audit_overhead(

@@ -1,0 +1,105 @@
+"""Authentication and rate limits through the app: every accepted key form, the 401/429
+answers, and what the audit trail records about who asked."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from pathlib import Path
+
+import orjson
+from conftest import TEST_API_KEY, TEST_KEY_NAME, ClientFactory
+
+from sqlgateway.guard import GuardPolicy, Verdict, check_sql
+
+SELECT = {"sql": "SELECT 1 AS one"}
+
+
+def events(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
+
+
+def test_each_key_form_is_accepted_and_audited_under_the_key_name(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    audit_file = tmp_path / "audit.jsonl"
+    client = make_client(api_key_header="X-API-Key", audit_file=audit_file)
+    client.headers.pop("Authorization")
+    basic = base64.b64encode(f"gpt:{TEST_API_KEY}".encode()).decode()
+    for headers in (
+        {"Authorization": f"Bearer {TEST_API_KEY}"},
+        {"Authorization": f"Basic {basic}"},
+        {"X-API-Key": TEST_API_KEY},
+    ):
+        assert client.post("/query", json=SELECT, headers=headers).status_code == 200
+    missing = client.post("/query", json=SELECT)
+    wrong = client.post("/query", json=SELECT, headers={"X-API-Key": TEST_API_KEY + "x"})
+    assert missing.status_code == wrong.status_code == 401
+    assert missing.headers["WWW-Authenticate"] == 'Bearer realm="sqlgateway"'
+    assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
+    client.__exit__(None, None, None)
+    recorded = events(audit_file)
+    assert [e["actor"] for e in recorded] == [TEST_KEY_NAME] * 3 + ["anonymous"] * 2
+    assert [e["reason"] for e in recorded[3:]] == ["no credentials", "unknown API key"]
+    assert TEST_API_KEY.encode() not in audit_file.read_bytes()
+
+
+def test_no_auth_on_loopback_serves_everyone_as_anonymous(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    audit_file = tmp_path / "audit.jsonl"
+    client = make_client(auth="none", audit_file=audit_file)
+    client.headers.pop("Authorization")
+    assert client.post("/query", json=SELECT).status_code == 200
+    client.__exit__(None, None, None)
+    [event] = events(audit_file)
+    assert (event["actor"], event["auth_mode"]) == ("anonymous", "none")
+
+
+def test_over_the_rate_an_actor_gets_429_with_retry_after(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    audit_file = tmp_path / "audit.jsonl"
+    client = make_client(rate_limit_per_minute=6, rate_limit_burst=3, audit_file=audit_file)
+    statuses = [client.post("/query", json=SELECT).status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    limited = client.post("/query", json=SELECT)
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 10
+    client.__exit__(None, None, None)
+    assert [e["outcome"] for e in events(audit_file)] == ["ok"] * 3 + ["rate_limited"] * 3
+
+
+def _sleep_allowed(sql: str, policy: GuardPolicy) -> Verdict:
+    """Test-only guard: the real one, except that `SELECT pg_sleep(1.5)` may hold a slot."""
+    if sql == "SELECT pg_sleep(1.5)":
+        return Verdict(sql=sql, tables=(), functions=(), has_order_by=False, has_limit=False)
+    return check_sql(sql, policy)
+
+
+def test_one_actor_cannot_hold_more_than_its_share_of_queries(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(
+        max_concurrent_queries_per_actor=1, pool_acquire_timeout_ms=300, statement_timeout_ms=5_000
+    )
+    slow_sql = (
+        "SELECT count(*) FROM claims a, claims b WHERE a.claim_id < 3000 AND b.claim_id < 3000"
+    )
+    answers: list[int] = []
+
+    def slow() -> None:
+        answers.append(client.post("/query", json={"sql": slow_sql}).status_code)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    blocked = []
+    while thread.is_alive() and not blocked:
+        response = client.post("/query", json=SELECT)
+        if response.status_code == 429:
+            blocked.append(response)
+    thread.join()
+    assert answers == [200]
+    assert blocked, "the slow query finished before a second one was tried"
+    assert "too many queries running" in blocked[0].json()["error"]["message"]
+    assert client.post("/query", json=SELECT).status_code == 200  # the slot came back
