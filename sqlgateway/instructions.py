@@ -111,8 +111,12 @@ closest existing names and the table's columns.
 - timeout: the query ran too long; a cheaper query filters on key columns, aggregates or \
 limits.
 - unavailable: the database cannot be reached now; a later retry may work.
+- rate_limited: too many calls; wait the seconds the message says, then retry once.
+- forbidden: this user may not query this data; say so rather than retrying.
 - invalid_request, unauthorized, payload_too_large: the call itself was malformed, lacked \
-the key, or was too long.
+valid credentials, or was too long.
+- Rows you get may already be limited to what this user is allowed to see; do not claim \
+that other rows do not exist.
 
 When an answer rests on a query, the SQL used can be shown to the user on request."""
 
