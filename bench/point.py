@@ -307,7 +307,8 @@ def render(summary: dict[str, Any]) -> str:
     return (
         f"{summary['requests']} lookups per variant and round, {summary['concurrency']} concurrent "
         f"clients, pool of {summary['pool_size']} connections; gateway server: "
-        f"{summary['gateway_server']}, one process. Median (min–max) over rounds; CPU ms/req = "
+        f"{summary['gateway_server']}, one process, audit trail off (SQLGATEWAY_AUDIT_SINK=none; "
+        "the audit scenario measures its cost). Median (min–max) over rounds; CPU ms/req = "
         "CPU time each process group used during the run / requests.\n\n"
         + table
         + "\n\nSame-round throughput ratios, median (min–max):\n\n"
