@@ -218,10 +218,16 @@ def _hash_key(args: argparse.Namespace) -> int:
 
 
 def _dev_token(args: argparse.Namespace) -> int:
-    from sqlgateway.auth.devtoken import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
-    from sqlgateway.settings import default_state_dir
+    from sqlgateway.auth.devtoken import (
+        DEV_AUDIENCE,
+        DEV_ISSUER,
+        default_dev_dir,
+        dev_environment,
+        ensure_dev_keys,
+        mint_token,
+    )
 
-    directory = Path(args.dir) if args.dir else default_state_dir() / "dev-oauth"
+    directory = Path(args.dir) if args.dir else default_dev_dir()
     jwks = ensure_dev_keys(directory)
     claims: dict[str, Any] = {}
     for pair in args.claim or []:
@@ -241,10 +247,8 @@ def _dev_token(args: argparse.Namespace) -> int:
         lifetime_s=args.lifetime_s,
     )
     if args.print_env:
-        print("SQLGATEWAY_AUTH=oauth")
-        print(f"SQLGATEWAY_OAUTH_ISSUER={DEV_ISSUER}")
-        print(f"SQLGATEWAY_OAUTH_AUDIENCE={DEV_AUDIENCE}")
-        print(f"SQLGATEWAY_OAUTH_JWKS_URL={jwks.resolve().as_uri()}")
+        for name, value in dev_environment(jwks).items():
+            print(f"{name}={value}")
         return 0
     print(token)
     return 0

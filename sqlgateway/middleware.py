@@ -121,8 +121,6 @@ class AuthMiddleware:
             note_error(scope, error)
             await error_response(error)(scope, receive, send)
             return
-        if record is not None:
-            record.db_role = db_scope.role
         state["identity"] = identity
         state["db_scope"] = db_scope
         await self.app(scope, receive, send)

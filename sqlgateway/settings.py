@@ -495,6 +495,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "SQLGATEWAY_SCOPE_DEFAULT_ROLE must be one of SQLGATEWAY_SCOPE_ALLOWED_ROLES"
             )
+        claims_needed = self.scope_settings or (
+            self.scope_role_claim and not self.scope_default_role
+        )
+        if claims_needed and self.auth != "oauth":
+            raise ValueError(
+                "SQLGATEWAY_SCOPE_SETTINGS and SQLGATEWAY_SCOPE_ROLE_CLAIM read token claims: "
+                f"they need SQLGATEWAY_AUTH=oauth (with {self.auth} every request would get "
+                "403); to run every request as one role, set SQLGATEWAY_SCOPE_DEFAULT_ROLE"
+            )
 
     @property
     def scope_setting_claims(self) -> tuple[tuple[str, str], ...]:

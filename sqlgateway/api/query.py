@@ -23,6 +23,7 @@ from sqlgateway.executor import QueryPlan
 from sqlgateway.guard import Verdict
 from sqlgateway.record import OK, TRUNCATED, RequestRecord, application_name, correlation_comment
 from sqlgateway.responses import JSON
+from sqlgateway.scoping import DbScope
 from sqlgateway.sensitive import check_sensitive
 from sqlgateway.suggest import column_hint, table_hint, unknown_name_at
 
@@ -108,13 +109,15 @@ def _plan(
     verdict: Verdict, query: QueryRequest, request: Request, echo_sql: str | None = None
 ) -> QueryPlan:
     record: RequestRecord = request.state.record
+    scope: DbScope = request.state.db_scope
+    record.db_role = scope.role
     return QueryPlan(
         sql=verdict.sql,
         has_order_by=verdict.has_order_by,
         max_rows=query.max_rows,
         echo_sql=echo_sql,
         streams_rows=verdict.streams_rows,
-        scope=request.state.db_scope,
+        scope=scope,
         comment=correlation_comment(record.request_id, record.actor),
         application_name=application_name(record.request_id),
     )

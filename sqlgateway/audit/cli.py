@@ -174,6 +174,7 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"sqlgateway: {error}", file=sys.stderr)
         return 2
     demo_server = None
+    source: TrailSource | None
     if args.file is None and args.database_url is None and _on_embedded_demo():
         demo_server, source = _demo_trail(args)
     else:

@@ -11,7 +11,14 @@ from sqlgateway.errors import ForbiddenError
 from sqlgateway.scoping import DbScope, begin_statements, quote_literal, scope_for
 from sqlgateway.settings import Settings
 
+OAUTH: dict[str, Any] = {
+    "auth": "oauth",
+    "oauth_issuer": "https://idp.example/",
+    "oauth_audience": "sqlgateway",
+    "oauth_jwks_url": "https://idp.example/jwks.json",
+}
 SCOPED = Settings(
+    **OAUTH,
     scope_role_claim="db_role",
     scope_allowed_roles="holder,adjuster",
     scope_settings="sqlgateway.user_id=sub,sqlgateway.email=email",
@@ -59,9 +66,18 @@ def test_claims_that_do_not_allow_a_scope_are_forbidden(claims: dict[str, Any]) 
 
 def test_the_default_role_serves_tokens_without_the_claim() -> None:
     settings = Settings(
-        scope_role_claim="db_role", scope_allowed_roles="holder", scope_default_role="holder"
+        **OAUTH,
+        scope_role_claim="db_role",
+        scope_allowed_roles="holder",
+        scope_default_role="holder",
     )
     assert scope_for(who(sub="1"), settings).role == "holder"
+
+
+def test_api_keys_can_run_as_one_default_role() -> None:
+    settings = Settings(scope_allowed_roles="holder", scope_default_role="holder")
+    scope = scope_for(Identity(actor="gpt", auth_mode="api_key"), settings)
+    assert scope.role == "holder"
 
 
 def test_without_scoping_only_the_actor_is_published() -> None:

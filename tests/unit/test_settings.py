@@ -80,6 +80,8 @@ def test_a_plain_key_is_refused_without_being_echoed(
         ({"scope_role_claim": "role"}, "SCOPE_ALLOWED_ROLES"),
         ({"scope_allowed_roles": "a", "scope_default_role": "b"}, "DEFAULT_ROLE"),
         ({"scope_settings": "user_id=sub"}, "needs a dot"),
+        ({"scope_settings": "sqlgateway.user_id=sub"}, "need SQLGATEWAY_AUTH=oauth"),
+        ({"scope_role_claim": "r", "scope_allowed_roles": "a"}, "need SQLGATEWAY_AUTH=oauth"),
     ],
 )
 def test_unsafe_or_incomplete_auth_settings_are_refused(
