@@ -69,6 +69,9 @@ def _source_and_filter_flags() -> argparse.ArgumentParser:
     keep.add_argument("--until", help="before this time: 30m, 2h, 7d ago, or ISO 8601 (UTC)")
     keep.add_argument("--actor", help="this actor only (API key name or token claim)")
     keep.add_argument(
+        "--request-id", help="this request only (X-Request-Id, or request_id= in the SQL comment)"
+    )
+    keep.add_argument(
         "--outcome", action="append", help="this outcome only (repeatable, or comma-separated)"
     )
     keep.add_argument("--table", help="requests that read this table (schema.table or table)")
@@ -140,6 +143,7 @@ def filters_from(args: argparse.Namespace, now: datetime) -> Filters:
         since=times["since"],
         until=times["until"],
         actor=args.actor,
+        request_id=args.request_id,
         outcomes=outcomes,
         table=args.table,
         text=args.text,

@@ -1,6 +1,6 @@
 """Reading the audit trail back, from either sink, oldest first and streamed.
 
-    Filters        what to keep: time range, actor, outcomes, table, text, duration
+    Filters        what to keep: time range, actor, request id, outcomes, table, text, duration
     matches        Filters applied to one event (the JSON Lines side filters while streaming)
     select_sql     Filters as a parameterised query (the PostgreSQL side filters in SQL)
     JsonlTrail     SQLGATEWAY_AUDIT_FILE and its rotated siblings (jsonl.rotated_files)
@@ -45,6 +45,8 @@ class Filters:
     since: datetime | None = None
     until: datetime | None = None
     actor: str | None = None
+    #: one request (the X-Request-Id header, or `request_id=` in the SQL comment)
+    request_id: str | None = None
     outcomes: tuple[str, ...] = ()
     table: str | None = None
     text: str | None = None
@@ -93,6 +95,8 @@ def matches(event: Event, filters: Filters) -> bool:
             return False
     if filters.actor is not None and event.get("actor") != filters.actor:
         return False
+    if filters.request_id is not None and event.get("request_id") != filters.request_id:
+        return False
     if filters.outcomes and event.get("outcome") not in filters.outcomes:
         return False
     if filters.table is not None and not set(table_names(filters.table)) & set(
@@ -125,6 +129,8 @@ def where_sql(filters: Filters, params: list[Any]) -> list[str]:
         conditions.append(f"ts < {param(filters.until)}")
     if filters.actor is not None:
         conditions.append(f"actor = {param(filters.actor)}")
+    if filters.request_id is not None:
+        conditions.append(f"request_id = {param(filters.request_id)}")
     if filters.outcomes:
         conditions.append(f"outcome = ANY({param(list(filters.outcomes))}::text[])")
     if filters.table is not None:

@@ -438,3 +438,14 @@ def test_probes_render() -> None:
         "last_seen": NOW.isoformat(timespec="microseconds"),
     }
     assert render_probes([], "table") == "(no refused requests)\n"
+
+
+def test_a_request_id_selects_one_event() -> None:
+    from sqlgateway.audit.read import Filters, matches, where_sql
+
+    event = {"request_id": "a" * 32, "ts": "2026-11-25T10:00:00.000000+00:00"}
+    assert matches(event, Filters(request_id="a" * 32))
+    assert not matches(event, Filters(request_id="b" * 32))
+    params: list[object] = []
+    assert where_sql(Filters(request_id="a" * 32), params) == ["request_id = $1"]
+    assert params == ["a" * 32]
