@@ -206,6 +206,7 @@ def _on_embedded_demo() -> bool:
         settings.database_url is None
         and settings.audit_database_url is None
         and settings.audit_sink in ("auto", "postgres")
+        and "audit_file" not in settings.model_fields_set  # a file was asked for
         and settings.embedded_data_dir.is_dir()
     )
 
