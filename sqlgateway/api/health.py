@@ -3,7 +3,7 @@
 `/healthz` answers without touching the database (the process is alive). `/readyz` asks the
 database for `SELECT 1` and the audit trail whether it accepts events, both within
 `READY_TIMEOUT_S`; a failed part is named in the body, never with a URL or a secret.
-`/metrics` is the Prometheus exposition.
+`/metrics` is the Prometheus exposition (of all workers under `serve --workers N`).
 """
 
 from __future__ import annotations
