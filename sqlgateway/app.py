@@ -66,6 +66,7 @@ def create_app(
             db = database
         trail = audit if audit is not None else build_trail(settings)
         authenticator = build_authenticator(settings)
+        services: Services | None = None
         try:
             if trail is not None:
                 await trail.start()
@@ -78,6 +79,7 @@ def create_app(
                 authenticator=authenticator,
                 audit=trail,
             )
+            await services.metrics.start()
             if docs is not None:
                 await _read_catalog(services)
             yield {"services": services}
@@ -85,6 +87,8 @@ def create_app(
             # in-flight requests have finished (uvicorn waits for them): their events are queued
             if trail is not None:
                 await trail.close(timeout_s=AUDIT_CLOSE_TIMEOUT_S)
+            if services is not None:  # after the trail: its last counts are exported too
+                await services.metrics.close()
             await authenticator.aclose()
             if owned:
                 await db.close()

@@ -133,13 +133,17 @@ def _serve(args: argparse.Namespace) -> int:
             uvicorn.run(app, **options)
         else:
             # each worker process builds its own app (and pools) from the environment
+            from sqlgateway.metrics import worker_metrics_dir
+
             os.environ.update(_worker_environment(overrides))
-            uvicorn.run(
-                "sqlgateway.app:app_from_environment",
-                factory=True,
-                workers=settings.workers,
-                **options,
-            )
+            # one metrics directory shared by the workers: every scrape sees all of them
+            with worker_metrics_dir():
+                uvicorn.run(
+                    "sqlgateway.app:app_from_environment",
+                    factory=True,
+                    workers=settings.workers,
+                    **options,
+                )
     finally:
         if server is not None:
             server.stop()

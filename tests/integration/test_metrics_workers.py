@@ -149,15 +149,7 @@ def _value(samples: list[Sample], name: str, **labels: str) -> float | None:
 
 @pytest.mark.parametrize(
     "exported_by",
-    [
-        "operator",
-        pytest.param(
-            "serve",
-            marks=pytest.mark.skip(
-                reason="until cli.py exports PROMETHEUS_MULTIPROC_DIR for --workers > 1"
-            ),
-        ),
-    ],
+    ["operator", "serve"],
 )
 def test_every_scrape_counts_the_queries_of_both_workers(
     demo: DemoDatabase, tmp_path: Path, exported_by: str
@@ -174,7 +166,6 @@ def test_every_scrape_counts_the_queries_of_both_workers(
     print(f"\n2 workers: {sent} queries, {SCRAPES} scrapes agree")
 
 
-@pytest.mark.skip(reason="until the app's lifespan calls services.metrics.start() and close()")
 def test_pool_and_audit_figures_add_up_over_live_workers_and_leave_with_them(
     demo: DemoDatabase, tmp_path: Path
 ) -> None:
