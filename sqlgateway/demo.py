@@ -485,18 +485,19 @@ async def _reader_dsn(
 
 
 def _new_reader_password(server_admin_dsn: str, role: str) -> str:
-    """Derived from the admin password when the DSN has one, else random.
+    """Derived, every demo database of one server gives the shared role the same password, so
+    creating a second one does not lock the first one's readers out."""
+    return derived_password(server_admin_dsn, f"sqlgateway demo reader {role}")
 
-    Derived, every demo database of one server gives the shared role the same password, so
-    creating a second one does not lock the first one's readers out.
-    """
+
+def derived_password(server_admin_dsn: str, purpose: str) -> str:
+    """A role password derived from the admin password when the DSN has one (the same on
+    every call, for the same `purpose`), else random."""
     parts = urlsplit(server_admin_dsn)
     admin_password = parts.password or dict(parse_qsl(parts.query)).get("password")
     if not admin_password:
         return secrets.token_urlsafe(24)
-    digest = hmac.digest(
-        admin_password.encode(), f"sqlgateway demo reader {role}".encode(), "sha256"
-    )
+    digest = hmac.digest(admin_password.encode(), purpose.encode(), "sha256")
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 

@@ -18,14 +18,9 @@ The audit table itself is made by the writer when the sink opens (`postgres.migr
 
 from __future__ import annotations
 
-import base64
-import hmac
-import secrets
-from urllib.parse import parse_qsl, urlsplit
-
 import asyncpg
 
-from sqlgateway.demo import derive_dsn
+from sqlgateway.demo import derive_dsn, derived_password
 
 __all__ = [
     "AUDITOR_ROLE",
@@ -178,15 +173,8 @@ async def _configure(
 
 
 def _new_password(admin_dsn: str, role: str) -> str:
-    """Derived from the admin password when the DSN has one, else random (see demo.py)."""
-    parts = urlsplit(admin_dsn)
-    admin_password = parts.password or dict(parse_qsl(parts.query)).get("password")
-    if not admin_password:
-        return secrets.token_urlsafe(24)
-    digest = hmac.digest(
-        admin_password.encode(), f"sqlgateway audit writer {role}".encode(), "sha256"
-    )
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    """Derived from the admin password when the DSN has one, else random (as the demo's)."""
+    return derived_password(admin_dsn, f"sqlgateway audit writer {role}")
 
 
 async def _check_writer(dsn: str, schema: str) -> None:

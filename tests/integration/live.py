@@ -4,6 +4,7 @@ for tests that need real sockets: concurrency, disconnects, slow clients, faults
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections import Counter
@@ -13,9 +14,10 @@ from typing import Any
 
 import httpx2 as httpx
 import uvicorn
-from conftest import TEST_API_KEY
+from conftest import TEST_API_KEY, TEST_READER, admin_fetch
 
 from sqlgateway.app import create_app
+from sqlgateway.demo import DemoDatabase
 from sqlgateway.settings import Settings
 
 
@@ -88,3 +90,20 @@ async def load(
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def reader_backends(demo: DemoDatabase) -> dict[int, str]:
+    """pid → last statement of the gateway's connections to the test database."""
+    rows = admin_fetch(
+        demo,
+        "SELECT pid, query FROM pg_stat_activity WHERE usename = $1 "
+        "AND application_name = 'sqlgateway' AND datname = current_database()",
+        TEST_READER,
+    )
+    return {row["pid"]: row["query"] for row in rows}

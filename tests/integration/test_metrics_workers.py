@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,7 +16,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_ENTRY, TEST_READER, admin_fetch
+from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_ENTRY
+from integration.live import free_port, reader_backends
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -33,29 +33,12 @@ SCRAPES = 10
 REQUESTS = "sqlgateway_requests_total"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _reader_backends(demo: DemoDatabase) -> dict[int, str]:
-    """pid → last statement of the gateway's connections to the test database."""
-    rows = admin_fetch(
-        demo,
-        "SELECT pid, query FROM pg_stat_activity WHERE usename = $1 "
-        "AND application_name = 'sqlgateway' AND datname = current_database()",
-        TEST_READER,
-    )
-    return {row["pid"]: row["query"] for row in rows}
-
-
 @contextmanager
 def _serve(demo: DemoDatabase, name: str, multiproc_dir: Path | None) -> Iterator[str]:
     """`serve --workers 2` on a free loopback port, one connection per worker; its URL.
     `multiproc_dir`: exported as PROMETHEUS_MULTIPROC_DIR as an operator would (None:
     left to `serve`). Stopped with SIGTERM on the way out (exit 0)."""
-    port = _free_port()
+    port = free_port()
     environment = {
         **os.environ,
         "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
@@ -121,7 +104,7 @@ def _query_both_workers(demo: DemoDatabase, url: str, before: set[int]) -> int:
         statuses += asyncio.run(_send(url, sqls, concurrency=8))
         served = {
             pid
-            for pid, query in _reader_backends(demo).items()
+            for pid, query in reader_backends(demo).items()
             if pid not in before and query == "ROLLBACK"  # the end of every gateway query
         }
         if len(served) >= 2:
@@ -155,7 +138,7 @@ def test_every_scrape_counts_the_queries_of_both_workers(
     demo: DemoDatabase, tmp_path: Path, exported_by: str
 ) -> None:
     multiproc_dir = tmp_path if exported_by == "operator" else None
-    before = set(_reader_backends(demo))
+    before = set(reader_backends(demo))
     with _serve(demo, f"metrics-workers-{exported_by}", multiproc_dir) as url:
         sent = _query_both_workers(demo, url, before)
         for _ in range(SCRAPES):
@@ -169,7 +152,7 @@ def test_every_scrape_counts_the_queries_of_both_workers(
 def test_pool_and_audit_figures_add_up_over_live_workers_and_leave_with_them(
     demo: DemoDatabase, tmp_path: Path
 ) -> None:
-    before = set(_reader_backends(demo))
+    before = set(reader_backends(demo))
     with _serve(demo, "metrics-workers-gauges", tmp_path) as url:
         sent = _query_both_workers(demo, url, before)
         deadline = time.monotonic() + 10

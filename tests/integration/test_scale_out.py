@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,9 @@ from conftest import (
     TEST_API_KEY,
     TEST_DATABASE,
     TEST_KEY_ENTRY,
-    TEST_READER,
-    admin_fetch,
     make_settings,
 )
+from integration.live import free_port, reader_backends
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
@@ -37,23 +35,6 @@ from sqlgateway.executor import Database, QueryPlan
 from sqlgateway.pools import Member, PoolSet
 
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _reader_backends(demo: DemoDatabase) -> dict[int, str]:
-    """pid → last statement of the gateway's connections to the test database."""
-    rows = admin_fetch(
-        demo,
-        "SELECT pid, query FROM pg_stat_activity WHERE usename = $1 "
-        "AND application_name = 'sqlgateway' AND datname = current_database()",
-        TEST_READER,
-    )
-    return {row["pid"]: row["query"] for row in rows}
 
 
 async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
@@ -75,8 +56,8 @@ async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
 def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
     demo: DemoDatabase,
 ) -> None:
-    port = _free_port()
-    before = set(_reader_backends(demo))
+    port = free_port()
+    before = set(reader_backends(demo))
     environment = {
         **os.environ,
         "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
@@ -111,7 +92,7 @@ def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
             statuses += asyncio.run(_send(url, sqls, concurrency=8))
             served = {
                 pid
-                for pid, query in _reader_backends(demo).items()
+                for pid, query in reader_backends(demo).items()
                 if pid not in before and query == "ROLLBACK"  # the end of every gateway query
             }
             if len(served) >= 2:
@@ -124,7 +105,7 @@ def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=40 + 5) == 0
         print(f"SIGTERM → exit 0 in {time.monotonic() - started:.2f} s")
-        assert not served & set(_reader_backends(demo))  # the lifespans closed the pools
+        assert not served & set(reader_backends(demo))  # the lifespans closed the pools
     finally:
         if process.poll() is None:
             process.kill()
