@@ -17,6 +17,7 @@ from starlette.testclient import TestClient
 from sqlgateway.auth.devtoken import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from sqlgateway.auth.oauth import INVALID_TOKEN_MESSAGE
 from sqlgateway.demo import DemoDatabase
+from sqlgateway.role import UnsafeRoleError
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +213,26 @@ def test_refusals_are_audited_with_a_reason_the_caller_never_sees(
     assert "expired" in events[0]["reason"].lower() and events[1]["actor"] == "alice"
     assert all(e["auth_mode"] == "oauth" for e in events)
     assert expired["Authorization"].split()[1].encode() not in audit_file.read_bytes()
+
+
+def test_roles_a_request_may_switch_to_are_checked_before_serving(
+    demo: DemoDatabase, make_client: ClientFactory
+) -> None:
+    """An allowlisted role the login role cannot switch to, or one that could write, stops the
+    gateway at start (the pool's first connection), like an unsafe login role does."""
+    writer = "sqlgateway_test_scoped_writer"
+    admin_fetch(
+        demo,
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{writer}') "
+        f"THEN CREATE ROLE {writer} NOLOGIN; END IF; END $$",
+    )
+    admin_fetch(demo, f"GRANT INSERT ON claims TO {writer}")
+    admin_fetch(demo, f"GRANT {writer} TO {TEST_READER}")
+    try:
+        for role, finding in (("pg_monitor", "cannot SET ROLE"), (writer, "INSERT")):
+            with pytest.raises(UnsafeRoleError) as info:
+                make_client(scope_allowed_roles=role, scope_default_role=role)
+            assert finding in str(info.value)
+    finally:
+        admin_fetch(demo, f"REVOKE {writer} FROM {TEST_READER}")
+        admin_fetch(demo, f"REVOKE ALL ON claims FROM {writer}")
