@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
+import orjson
 import pytest
 from conftest import (
-    AUDIT_DIR,
     TEST_API_KEY,
     TEST_DATABASE,
     TEST_KEY_ENTRY,
@@ -53,16 +53,21 @@ async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
     return statuses
 
 
-def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
-    demo: DemoDatabase,
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_a_signal(
+    demo: DemoDatabase, tmp_path: Path, stop: signal.Signals
 ) -> None:
+    audit_file = tmp_path / "audit.jsonl"
     port = free_port()
     before = set(reader_backends(demo))
     environment = {
         **os.environ,
         "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
-        "SQLGATEWAY_AUDIT_FILE": str(AUDIT_DIR / "workers.jsonl"),
-        "SQLGATEWAY_AUDIT_SPILL_DIR": str(AUDIT_DIR / "workers-spill"),
+        "SQLGATEWAY_AUDIT_FILE": str(audit_file),
+        "SQLGATEWAY_AUDIT_SPILL_DIR": str(tmp_path / "spill"),
+        # nothing reaches the audit file before shutdown: the workers must flush on SIGTERM
+        "SQLGATEWAY_AUDIT_FLUSH_MS": "3600000",
+        "SQLGATEWAY_AUDIT_BATCH_SIZE": "100000",
         # one connection per worker: each connection that ran a query is a worker that served
         "SQLGATEWAY_POOL_MIN_SIZE": "1",
         "SQLGATEWAY_POOL_MAX_SIZE": "1",
@@ -102,10 +107,13 @@ def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_sigterm(
         print(f"\n2 workers: {statuses.total()} queries, backends that served: {len(served)}")
 
         started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(stop)
         assert process.wait(timeout=40 + 5) == 0
-        print(f"SIGTERM → exit 0 in {time.monotonic() - started:.2f} s")
+        print(f"{stop.name} → exit 0 in {time.monotonic() - started:.2f} s")
         assert not served & set(reader_backends(demo))  # the lifespans closed the pools
+        # every query's audit event was flushed by the worker that served it, once
+        ids = [orjson.loads(line)["request_id"] for line in audit_file.read_bytes().splitlines()]
+        assert len(ids) == len(set(ids)) == statuses.total()
     finally:
         if process.poll() is None:
             process.kill()
