@@ -93,7 +93,8 @@ async def _init_connection(conn: asyncpg.Connection, *, scoped_roles: Sequence[s
 async def _check_scoped_role(conn: asyncpg.Connection, role: str) -> None:
     """Inspect `role` as a request would run as it: inside a transaction, after SET LOCAL
     ROLE (so nothing outlives the check, also behind PgBouncer)."""
-    login, database = await conn.fetchrow("SELECT current_user, current_database()")
+    login = await conn.fetchval("SELECT current_user")
+    database = await conn.fetchval("SELECT current_database()")
     async with conn.transaction(readonly=True):
         try:
             await conn.execute(f"SET LOCAL ROLE {quote_ident(role)}")

@@ -119,6 +119,8 @@ AUDIT_TOTALS: dict[str, str] = {
     "spilled": "Audit events put in the spill file (sink down or queue full).",
     "replayed": "Audit events written to the sink from the spill file.",
     "dropped": "Audit events lost (neither written nor spilled).",
+    "rejected": "Audit events the sink refused as malformed (kept in the spill directory's "
+    "rejected file).",
 }
 
 
@@ -152,6 +154,8 @@ class AuditCounters(Protocol):
     def replayed(self) -> int: ...
     @property
     def dropped(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
 
 
 class Metrics:

@@ -58,6 +58,7 @@ class FakeAudit:
     spilled: int = 0
     replayed: int = 0
     dropped: int = 0
+    rejected: int = 0
 
 
 def record(
@@ -185,13 +186,14 @@ def test_pool_gauges_read_the_pools_at_each_scrape() -> None:
 
 
 def test_audit_counters_are_read_from_the_trail() -> None:
-    audit = FakeAudit(queued=3, written=100, spilled=5, replayed=4, dropped=1)
+    audit = FakeAudit(queued=3, written=100, spilled=5, replayed=4, dropped=1, rejected=2)
     metrics = Metrics(audit=audit, process=False)
     assert value(metrics, "sqlgateway_audit_queue_depth") == 3
     assert value(metrics, "sqlgateway_audit_events_written_total") == 100
     assert value(metrics, "sqlgateway_audit_events_spilled_total") == 5
     assert value(metrics, "sqlgateway_audit_events_replayed_total") == 4
     assert value(metrics, "sqlgateway_audit_events_dropped_total") == 1
+    assert value(metrics, "sqlgateway_audit_events_rejected_total") == 2
     audit.written = 101
     assert value(metrics, "sqlgateway_audit_events_written_total") == 101
 
@@ -257,7 +259,7 @@ def reply(answer):
 async def main():
     pool = Pool(size=0, idle=0, max_size=10)
     member = SimpleNamespace(name=sys.argv[1], pool=pool)
-    audit = SimpleNamespace(queued=0, written=0, spilled=0, replayed=0, dropped=0)
+    audit = SimpleNamespace(queued=0, written=0, spilled=0, replayed=0, dropped=0, rejected=0)
     waiting = [0]
     metrics = Metrics(pools=lambda: [member], waiting=lambda: waiting[0], audit=audit,
                       refresh_interval_s=0.05)
