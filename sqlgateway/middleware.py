@@ -90,7 +90,8 @@ class RequestLog:
             if services.audit is not None and not probe:
                 services.audit.submit(record.event())
         level = logging.DEBUG if probe else logging.INFO
-        request_logger.log(level, "request", extra=request_log_fields(record))
+        if request_logger.isEnabledFor(level):  # the fields cost more than the check
+            request_logger.log(level, "request", extra=request_log_fields(record))
 
 
 class AuthMiddleware:
