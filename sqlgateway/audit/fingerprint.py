@@ -15,7 +15,9 @@ MAX_TOKENIZED_CHARS still gets a fingerprint: of its lower-cased, whitespace-col
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -82,14 +84,32 @@ class _Frame:
 def fingerprint(sql: str) -> tuple[str, str]:
     """`(fingerprint, normalized_sql)`: 16 hex digits of the SHA-256 of the normalized text."""
     normalized: str | None = None
-    if len(sql) <= MAX_TOKENIZED_CHARS:
-        try:
-            normalized = _normalize(_TOKENIZER().tokenize(sql))
-        except Exception:  # any tokenizer failure: the fallback below
-            normalized = None
+    if len(sql) <= SHAPE_CACHE_MAX_CHARS and '"' not in sql:
+        # integers become `?` anyway: the same query with other ids is one cache entry
+        normalized = _cached_normalize(_INTEGER.sub("0", sql))
+    elif len(sql) <= MAX_TOKENIZED_CHARS:
+        normalized = _normalize_or_none(sql)
     if not normalized:
         normalized = " ".join(sql.lower().split())
     return hashlib.sha256(normalized.encode()).hexdigest()[:16], normalized
+
+
+def _normalize_or_none(sql: str) -> str | None:
+    try:
+        return _normalize(_TOKENIZER().tokenize(sql))
+    except Exception:  # any tokenizer failure: the caller falls back
+        return None
+
+
+#: Shapes remembered: a model asks the same questions with other ids all day, and the
+#: tokenizer is most of an audit event's cost (about 20 µs; a cache hit is about 2 µs).
+SHAPE_CACHE_SIZE = 4_096
+#: Longer SQL is not cached (bounds the cache to a few MB).
+SHAPE_CACHE_MAX_CHARS = 1_000
+#: A standalone integer: not part of a name (`t1`), a parameter (`$1`) or a decimal (`1.5`).
+#: Texts with double quotes are not cached, so no quoted name is ever masked.
+_INTEGER = re.compile(r"(?<![\w.$])\d+(?![\w.])")
+_cached_normalize = functools.lru_cache(maxsize=SHAPE_CACHE_SIZE)(_normalize_or_none)
 
 
 def add_fingerprints(events: Sequence[MutableMapping[str, Any]]) -> None:

@@ -135,3 +135,24 @@ def test_a_100_kb_query_costs_little() -> None:
 def test_empty_text_has_a_fingerprint() -> None:
     assert fingerprint("")[1] == ""
     assert fingerprint("   ") == fingerprint("")
+
+
+def test_the_shape_cache_never_merges_what_differs() -> None:
+    """Integers are masked before the cache: names, parameters, decimals and quoted names
+    that hold digits must still tell queries apart."""
+    same = [
+        ("SELECT * FROM claims WHERE claim_id = 5", "SELECT * FROM claims WHERE claim_id = 77"),
+        ("SELECT a FROM t LIMIT 10 OFFSET 20", "SELECT a FROM t LIMIT 1 OFFSET 2"),
+    ]
+    different = [
+        ("SELECT * FROM t1", "SELECT * FROM t2"),
+        ("SELECT $1", "SELECT $2"),
+        ('SELECT "col 1" FROM t', 'SELECT "col 2" FROM t'),
+        ("SELECT a::numeric(10, 2) FROM t", "SELECT a::text FROM t"),
+    ]
+    for left, right in same:
+        assert fingerprint(left) == fingerprint(right)
+    for left, right in different:
+        assert fingerprint(left)[0] != fingerprint(right)[0], (left, right)
+    # a text the tokenizer cannot split falls back on the original text, not the masked one
+    assert fingerprint("SELECT 'open 1")[1] == "select 'open 1"
