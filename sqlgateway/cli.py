@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
-import os
-import signal
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import SecretStr, ValidationError
+from pydantic import ValidationError
 
 from sqlgateway import __version__
 from sqlgateway.settings import Settings
@@ -23,7 +19,7 @@ if TYPE_CHECKING:
     from sqlgateway.schema_docs import SchemaDocs
 
 
-def _settings(**overrides: Any) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment with the given flags on top; exits 2 with the reasons."""
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
@@ -37,236 +33,16 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    from sqlgateway.serve import serve
 
-    from sqlgateway.api.privacy import PrivacyPolicyError
-    from sqlgateway.app import create_app
-    from sqlgateway.logs import uvicorn_log_config
-    from sqlgateway.schema_docs import SchemaDocsError
-
-    overrides: dict[str, Any] = {
-        "host": args.host,
-        "port": args.port,
-        "database_url": args.database_url,
-        "workers": args.workers,
-    }
-    settings = _settings(**overrides)
-    server = None
-    if settings.database_url is None:
-        from sqlgateway.demo import DemoError, ensure_demo
-        from sqlgateway.embedded import EmbeddedServerError, start_embedded
-
-        started = time.perf_counter()
-        print(f"sqlgateway: starting embedded PostgreSQL in {settings.embedded_data_dir} …")
-        settings.embedded_data_dir.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            server = start_embedded(settings.embedded_data_dir)
-            database = asyncio.run(ensure_demo(server.admin_dsn()))
-        except (EmbeddedServerError, DemoError) as error:
-            print(f"sqlgateway: {error}", file=sys.stderr)
-            return 1
-        what = "created" if database.created else "reused"
-        print(
-            f"sqlgateway: PostgreSQL {server.version} ready, demo database {what} "
-            f"in {time.perf_counter() - started:.1f} s"
-        )
-        overrides["database_url"] = database.reader_dsn
-        if settings.schema_docs_dir is None:
-            from sqlgateway.schema_docs import demo_docs_dir
-
-            overrides["schema_docs_dir"] = demo_docs_dir()
-        if settings.audit_sink in ("auto", "postgres") and settings.audit_database_url is None:
-            from sqlgateway.audit.provision import ensure_audit_database
-            from sqlgateway.demo import READER_ROLE
-
-            # the demo's audit trail: a separate database of the same server, its own role
-            overrides["audit_database_url"] = asyncio.run(
-                ensure_audit_database(server.admin_dsn(), reader_role=READER_ROLE)
-            )
-    generated_key = None
-    if settings.auth == "api_key" and not settings.api_keys:
-        from sqlgateway.auth.api_keys import key_entry, new_key
-
-        generated_key = new_key()
-        overrides["api_keys"] = key_entry("generated", generated_key)
-    settings = _settings(**overrides)
-
-    url = settings.served_url
-    print()
-    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
-    print(f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}{workers}")
-    print(f"  OpenAPI spec:   {url}/openapi.yaml")
-    print(f"  Schema docs:    {settings.schema_docs_dir or 'none (SQLGATEWAY_SCHEMA_DOCS_DIR)'}")
-    for line in _auth_banner(settings, generated_key):
-        print(line)
-    print(f"  Audit trail:    {_audit_banner(settings)}")
-    print("  try:")
-    credential = {"none": "", "oauth": "-H 'Authorization: Bearer <access token>' "}.get(
-        settings.auth, f"-H 'Authorization: Bearer {generated_key or '<key>'}' "
-    )
-    print(
-        f"    curl -s {url}/query {credential}"
-        "-H 'Content-Type: application/json' "
-        """-d '{"sql": "SELECT status, count(*) FROM claims GROUP BY status"}'"""
-    )
-    print(flush=True)
-    # uvicorn re-raises the signal that stopped it once it has shut down; turn SIGTERM into a
-    # normal exit so the embedded server below is stopped too.
-    signal.signal(signal.SIGTERM, _exit_normally)
-    try:
-        try:
-            app = create_app(settings)
-        except (SchemaDocsError, PrivacyPolicyError) as error:
-            print(f"sqlgateway: {error}", file=sys.stderr)
-            return 1
-        options: dict[str, Any] = {
-            "host": settings.host,
-            "port": settings.port,
-            "log_config": uvicorn_log_config(settings),
-            "access_log": False,  # RequestLog writes one line per request instead
-            "proxy_headers": False,
-            # in-flight requests may finish (they end by the deadline); then the lifespan
-            # closes the pools
-            "timeout_graceful_shutdown": math.ceil(settings.request_deadline_ms / 1000),
-        }
-        if settings.workers == 1:
-            uvicorn.run(app, **options)
-        else:
-            # each worker process builds its own app (and pools) from the environment
-            from sqlgateway.metrics import worker_metrics_dir
-
-            os.environ.update(_worker_environment(overrides))
-            # one metrics directory shared by the workers: every scrape sees all of them
-            with worker_metrics_dir():
-                uvicorn.run(
-                    "sqlgateway.app:app_from_environment",
-                    factory=True,
-                    workers=settings.workers,
-                    **options,
-                )
-    finally:
-        if server is not None:
-            server.stop()
-    return 0
-
-
-def _worker_environment(overrides: dict[str, Any]) -> dict[str, str]:
-    """What `serve` resolved (embedded database, generated key, demo docs, audit database),
-    as the SQLGATEWAY_* variables its worker processes read their settings from."""
-    environment = {}
-    for name, value in overrides.items():
-        if value is None:
-            continue
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        environment[f"SQLGATEWAY_{name.upper()}"] = str(value)
-    return environment
-
-
-def _auth_banner(settings: Settings, generated_key: str | None) -> list[str]:
-    if settings.auth == "none":
-        return [
-            "  !!! AUTHENTICATION IS OFF (SQLGATEWAY_AUTH=none): anyone who can reach "
-            f"{settings.host}:{settings.port} can read everything the database role can. !!!"
-        ]
-    if settings.auth == "oauth":
-        source = settings.oauth_jwks_url or settings.oauth_introspection_url
-        return [f"  Auth:           OAuth access tokens from {settings.oauth_issuer} ({source})"]
-    if generated_key:
-        return [
-            f"  API key:        {generated_key}",
-            "                  (generated for this run; make a lasting one with "
-            "`sqlgateway hash-key --name <name>`)",
-        ]
-    names = ", ".join(entry.get_secret_value().split(":", 1)[0] for entry in settings.api_keys)
-    return [f"  API keys:       {names} (SQLGATEWAY_API_KEYS)"]
-
-
-def _audit_banner(settings: Settings) -> str:
-    destination = settings.audit_destination
-    if destination == "none":
-        return "OFF (SQLGATEWAY_AUDIT_SINK=none): requests are not audited"
-    if destination == "jsonl":
-        return f"{settings.audit_file}"
-    assert settings.audit_database_url is not None
-    from sqlgateway.pools import describe_dsn
-
-    where = describe_dsn(settings.audit_database_url.get_secret_value())
-    return f"PostgreSQL {where}, table {settings.audit_schema}.audit_events"
-
-
-def _hash_key(args: argparse.Namespace) -> int:
-    from sqlgateway.auth.api_keys import MIN_KEY_CHARS, key_entry, new_key
-    from sqlgateway.settings import API_KEY_ENTRY
-
-    if args.stdin:
-        key = sys.stdin.readline().strip()
-        if len(key) < MIN_KEY_CHARS:
-            print(
-                f"sqlgateway: the key must be at least {MIN_KEY_CHARS} characters of random "
-                "text; leave out --stdin to have one generated",
-                file=sys.stderr,
-            )
-            return 2
-    else:
-        key = new_key()
-    entry = key_entry(args.name, key)
-    if not API_KEY_ENTRY.fullmatch(entry):
-        print("sqlgateway: --name may hold letters, digits and _ . @ - (1-64)", file=sys.stderr)
-        return 2
-    if not args.stdin:
-        print(f"key (paste it into the GPT editor; it is not stored anywhere): {key}")
-        print("SQLGATEWAY_API_KEYS entry:", end=" ")
-    print(entry)
-    return 0
-
-
-def _dev_token(args: argparse.Namespace) -> int:
-    from sqlgateway.auth.devtoken import (
-        DEV_AUDIENCE,
-        DEV_ISSUER,
-        default_dev_dir,
-        dev_environment,
-        ensure_dev_keys,
-        mint_token,
-    )
-
-    directory = Path(args.dir) if args.dir else default_dev_dir()
-    jwks = ensure_dev_keys(directory)
-    claims: dict[str, Any] = {}
-    for pair in args.claim or []:
-        name, equals, value = pair.partition("=")
-        if not equals or not name:
-            print(f"sqlgateway: --claim {pair!r} is not name=value", file=sys.stderr)
-            return 2
-        claims[name] = value
-    if args.role:
-        claims["db_role"] = args.role
-    token = mint_token(
-        directory,
-        issuer=DEV_ISSUER,
-        audience=DEV_AUDIENCE,
-        subject=args.sub,
-        claims=claims,
-        lifetime_s=args.lifetime_s,
-    )
-    if args.print_env:
-        for name, value in dev_environment(jwks).items():
-            print(f"{name}={value}")
-        return 0
-    print(token)
-    return 0
-
-
-def _exit_normally(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+    return serve(args)
 
 
 def _openapi(args: argparse.Namespace) -> int:
     from sqlgateway.api.openapi import build_spec, render_yaml
     from sqlgateway.openapi_lint import lint_spec
 
-    settings = _settings()
+    settings = load_settings()
     if args.file:
         import yaml
 
@@ -308,7 +84,7 @@ def _live_tables(url: str, settings: Settings) -> tuple[LiveTable, ...]:
 def _schema_docs_check(args: argparse.Namespace) -> int:
     from sqlgateway.drift import find_drift
 
-    settings = _settings(schema_docs_dir=args.dir)
+    settings = load_settings(schema_docs_dir=args.dir)
     docs = _docs(settings, demo=False)
     if docs is None:
         print("sqlgateway: give --dir or set SQLGATEWAY_SCHEMA_DOCS_DIR", file=sys.stderr)
@@ -329,7 +105,7 @@ def _schema_docs_generate(args: argparse.Namespace) -> int:
 
     from sqlgateway.draft import draft_schema_docs
 
-    settings = _settings()
+    settings = load_settings()
     url = _database_url(args, settings)
     tables = _live_tables(url, settings)
 
@@ -360,7 +136,7 @@ def _gpt_instructions(args: argparse.Namespace) -> int:
     from sqlgateway.catalog import merge
     from sqlgateway.instructions import build_instructions
 
-    settings = _settings(schema_docs_dir=args.dir)
+    settings = load_settings(schema_docs_dir=args.dir)
     url = args.database_url or (
         settings.database_url.get_secret_value() if settings.database_url else None
     )
@@ -385,7 +161,7 @@ def _check_role(args: argparse.Namespace) -> int:
 
     from sqlgateway.role import inspect_role
 
-    settings = _settings()
+    settings = load_settings()
     url = _database_url(args, settings)
 
     async def run() -> bool:
@@ -405,7 +181,7 @@ def _provision_role(args: argparse.Namespace) -> int:
 
     from sqlgateway.role import provision_sql
 
-    settings = _settings()
+    settings = load_settings()
     sql = provision_sql(
         args.role, args.database, tuple(args.schema or ["public"]), settings, password=args.password
     )
@@ -529,38 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--admin-url", help="administrator URL of the database, for --apply")
     provision.set_defaults(func=_provision_role)
 
-    hash_key = commands.add_parser(
-        "hash-key", help="make an API key and its SQLGATEWAY_API_KEYS entry (name:sha256:hash)"
-    )
-    hash_key.add_argument("--name", required=True, help="the key's name: the actor it audits as")
-    hash_key.add_argument(
-        "--stdin",
-        action="store_true",
-        help="hash a key read from standard input instead of generating one; prints only the entry",
-    )
-    hash_key.set_defaults(func=_hash_key)
+    from sqlgateway.auth.cli import add_auth_parsers
 
-    dev_token = commands.add_parser(
-        "dev-token",
-        help="sign a local test access token (for trying SQLGATEWAY_AUTH=oauth without a provider)",
-    )
-    dev_token.add_argument("--sub", default="dev-user", help="the token's subject (`sub` claim)")
-    dev_token.add_argument("--role", help="database role claim (`db_role`) for per-user scoping")
-    dev_token.add_argument(
-        "--claim", action="append", help="extra claim name=value (repeatable), e.g. email=a@b.c"
-    )
-    dev_token.add_argument(
-        "--lifetime-s", type=int, default=3_600, help="seconds until the token expires"
-    )
-    dev_token.add_argument(
-        "--dir", help="where the local signing key and jwks.json live (default: user data dir)"
-    )
-    dev_token.add_argument(
-        "--print-env",
-        action="store_true",
-        help="print the SQLGATEWAY_OAUTH_* settings that accept these tokens instead of a token",
-    )
-    dev_token.set_defaults(func=_dev_token)
+    add_auth_parsers(commands)
 
     from sqlgateway.audit.cli import add_audit_parser
 

@@ -156,9 +156,9 @@ def _source(args: argparse.Namespace) -> TrailSource | None:
         return TrailSource(file=args.file)
     if args.database_url and args.schema:
         return TrailSource(database_url=args.database_url, schema=args.schema)
-    from sqlgateway.cli import _settings
+    from sqlgateway.cli import load_settings
 
-    settings = _settings()
+    settings = load_settings()
     schema = args.schema or settings.audit_schema
     if args.database_url:
         return TrailSource(database_url=args.database_url, schema=schema)
@@ -199,9 +199,9 @@ def run_audit(args: argparse.Namespace) -> int:
 
 def _on_embedded_demo() -> bool:
     """`serve` without a database URL keeps the demo's trail in its embedded server."""
-    from sqlgateway.cli import _settings
+    from sqlgateway.cli import load_settings
 
-    settings = _settings()
+    settings = load_settings()
     return (
         settings.database_url is None
         and settings.audit_database_url is None
@@ -215,11 +215,11 @@ def _demo_trail(args: argparse.Namespace) -> tuple[EmbeddedServer, TrailSource]:
     """The embedded demo's audit database (the server is reused if `serve` runs, else started
     for this command), as `serve` provisions it."""
     from sqlgateway.audit.provision import ensure_audit_database
-    from sqlgateway.cli import _settings
+    from sqlgateway.cli import load_settings
     from sqlgateway.demo import READER_ROLE
     from sqlgateway.embedded import start_embedded
 
-    settings = _settings()
+    settings = load_settings()
     server = start_embedded(settings.embedded_data_dir)
     url = asyncio.run(ensure_audit_database(server.admin_dsn(), reader_role=READER_ROLE))
     return server, TrailSource(database_url=url, schema=args.schema or settings.audit_schema)
