@@ -6,16 +6,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import socket
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 import httpx
 import orjson
 import pytest
+from loopback_http import Clock, LoopbackServer, QuietHandler
 from starlette.datastructures import Headers
 
 from sqlgateway.auth import Identity
@@ -42,7 +41,7 @@ class Endpoint:
         endpoint = self
         expected = "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 endpoint.hits += 1
                 length = int(self.headers.get("Content-Length", "0"))
@@ -53,35 +52,13 @@ class Endpoint:
                     status = 401
                 elif form.get("token_type_hint") != ["access_token"]:
                     status = 400
-                body = orjson.dumps(endpoint.answers.get(token, {"active": False}))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.reply(status, orjson.dumps(endpoint.answers.get(token, {"active": False})))
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-        )
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/introspect"
+        self._server = LoopbackServer(Handler, "/introspect")
+        self.url = self._server.url
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
+        self._server.close()
 
 
 @pytest.fixture
