@@ -9,15 +9,13 @@ once (a `pg_advisory_lock` serialises the calls):
    server-side), `demo_indexes.sql` and a bookkeeping row in `sqlgateway_meta.demo`, all in one
    transaction, so the row is there only if everything is. A database of that name that
    sqlgateway did not create (no "sqlgateway demo" comment) is never dropped.
-2. Every call (re)applies the reader role and its grants; see `_READER_SETTINGS` and
-   `_REVOKED_FUNCTIONS` for the least-privilege rules, and `_configure_database`.
-3. Every call also (re)applies per-user scoping: two NOLOGIN roles, a policyholder role and an
-   adjuster role, with the reader's SELECT grants and nothing more, which the reader (a
-   NOINHERIT member of both) may `SET ROLE` to; and the row-level security policies of
-   `demo_rls.sql`, which show those roles only the rows of the user named by the
-   transaction-local setting `sqlgateway.user_id`, and the reader everything. The policies
-   are rewritten only when they differ from the file (see `_apply_row_security`).
-4. The reader DSN is checked by connecting with it.
+2. Every call (re)applies the roles, the demo database's privileges and its row-level security
+   (`_configure_database`, with `sqlgateway.demo_roles`): the reader role and its grants, per
+   least privilege; two NOLOGIN scoped roles, a policyholder role and an adjuster role, which
+   the reader may `SET ROLE` to; and the policies of `demo_rls.sql`, which show those roles only
+   the rows of the user named by the transaction-local setting `sqlgateway.user_id`, and the
+   reader everything.
+3. The reader DSN is checked by connecting with it.
 """
 
 from __future__ import annotations
@@ -32,6 +30,19 @@ from importlib import resources
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import asyncpg
+
+from sqlgateway.demo_roles import (
+    ADJUSTER_ROLE,
+    POLICYHOLDER_ROLE,
+    READER_ROLE,
+    USER_ID_SETTING,
+    Roles,
+    apply_row_security,
+    configure_roles,
+    execute_sql,
+    least_privilege_problem,
+    scoped_role_names,
+)
 
 __all__ = [
     "ADJUSTER_ROLE",
@@ -49,14 +60,6 @@ __all__ = [
 ]
 
 DEMO_DATABASE = "claims_demo"
-READER_ROLE = "sqlgateway_reader"
-#: The scoped roles of READER_ROLE; other readers get `<reader>_policyholder` and
-#: `<reader>_adjuster` (see `scoped_role_names`), so several demos on one server never clash.
-POLICYHOLDER_ROLE = "claims_policyholder"
-ADJUSTER_ROLE = "claims_adjuster"
-#: The transaction-local setting the row-level security policies read: a policyholder_id under
-#: the policyholder role, an adjuster_id under the adjuster role.
-USER_ID_SETTING = "sqlgateway.user_id"
 #: Bump when the schema or the generated data change: existing demo databases are recreated.
 #: (A digest of the SQL files is compared too, so an edit there recreates them even without.)
 SCHEMA_VERSION = 1
@@ -69,7 +72,6 @@ _DATABASE_COMMENT = (
 )
 _LOCK_KEY = int.from_bytes(b"sqlgdemo", "big")  # pg_advisory_lock key, in database `postgres`
 _SQL_FILES = ("demo_schema.sql", "demo_data.sql", "demo_indexes.sql")
-_RLS_FILE = "demo_rls.sql"  # applied by every call, not part of the load (see _SQL_FILES)
 _META_SQL = """
 CREATE SCHEMA sqlgateway_meta;
 COMMENT ON SCHEMA sqlgateway_meta IS 'sqlgateway bookkeeping, readable by superusers only.';
@@ -83,41 +85,6 @@ CREATE TABLE sqlgateway_meta.demo (
 );
 """
 
-#: Role-wide settings of the reader (ALTER ROLE ... SET). statement_timeout is a backstop
-#: above the gateway's own per-query timeout; temp_file_limit stops a runaway sort or hash
-#: from filling the disk.
-_READER_SETTINGS = (
-    ("default_transaction_read_only", "on"),
-    ("statement_timeout", "30s"),
-    ("idle_in_transaction_session_timeout", "60s"),
-    ("temp_file_limit", "1GB"),
-)
-
-#: pg_catalog functions PUBLIC may run by default that a read-only reader must not (EXECUTE is
-#: revoked from PUBLIC in the demo database; function privileges are per database):
-#: - large objects: they write to pg_largeobject even from SELECT, or read/write server files;
-#: - pg_logical_emit_message: writes WAL; pg_notify: signals other sessions;
-#: - advisory locks: a session-level lock outlives the query and can block other sessions;
-#: - pg_cancel_backend / pg_terminate_backend: the reader could kill the gateway's other
-#:   connections, which all use the same role;
-#: - query_to_xml*, ts_stat: run a query given as text, hiding it from the gateway's guard.
-#: Kept on purpose: pg_sleep*, since statement_timeout ends it; set_config, which drivers and
-#: the gateway itself may use. set_config (like SET) can turn default_transaction_read_only off
-#: for the rest of a session: the guard must refuse it in user SQL, and the executor should
-#: open every transaction READ ONLY itself rather than rely on the role's default.
-_REVOKED_FUNCTIONS = (
-    "lo_open", "lo_close", "loread", "lowrite", "lo_lseek", "lo_lseek64", "lo_tell",
-    "lo_tell64", "lo_truncate", "lo_truncate64", "lo_creat", "lo_create", "lo_unlink",
-    "lo_import", "lo_export", "lo_from_bytea", "lo_get", "lo_put",
-    "pg_logical_emit_message", "pg_notify",
-    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_unlock",
-    "pg_advisory_unlock_shared", "pg_advisory_unlock_all", "pg_advisory_xact_lock",
-    "pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
-    "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
-    "pg_cancel_backend", "pg_terminate_backend",
-    "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "ts_stat",
-)  # fmt: skip
-
 
 class DemoError(RuntimeError):
     """The demo database or its reader role cannot be set up as required."""
@@ -130,17 +97,6 @@ class DemoDatabase:
     created: bool  # False when a complete demo database already existed
     policyholder_role: str  # NOLOGIN role the reader may SET ROLE to: one policyholder's rows
     adjuster_role: str  # NOLOGIN role the reader may SET ROLE to: one adjuster's claims
-
-
-@dataclass(frozen=True)
-class _Roles:
-    reader: str
-    policyholder: str
-    adjuster: str
-
-    @property
-    def scoped(self) -> tuple[str, str]:
-        return (self.policyholder, self.adjuster)
 
 
 async def ensure_demo(
@@ -164,7 +120,7 @@ async def ensure_demo(
     if claims < 1:
         raise ValueError(f"claims must be at least 1, got {claims}")
     default_policyholder, default_adjuster = scoped_role_names(reader_role)
-    roles = _Roles(
+    roles = Roles(
         reader_role, policyholder_role or default_policyholder, adjuster_role or default_adjuster
     )
     for name in (database, roles.reader, *roles.scoped):
@@ -205,19 +161,6 @@ async def ensure_demo(
     )
 
 
-def scoped_role_names(reader_role: str) -> tuple[str, str]:
-    """The default (policyholder, adjuster) role names for `reader_role`.
-
-    >>> scoped_role_names(READER_ROLE)
-    ('claims_policyholder', 'claims_adjuster')
-    >>> scoped_role_names("test_reader")
-    ('test_reader_policyholder', 'test_reader_adjuster')
-    """
-    if reader_role == READER_ROLE:
-        return POLICYHOLDER_ROLE, ADJUSTER_ROLE
-    return f"{reader_role}_policyholder", f"{reader_role}_adjuster"
-
-
 def derive_dsn(
     dsn: str, *, database: str | None = None, user: str | None = None, password: str | None = None
 ) -> str:
@@ -250,17 +193,6 @@ def derive_dsn(
     return f"{parts.scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
-async def _format(conn: asyncpg.Connection, template: str, *args: str) -> str:
-    """`format(template, args...)` by the server: %I quotes an identifier, %L a literal."""
-    text: str = await conn.fetchval("SELECT format($1, VARIADIC $2::text[])", template, args)
-    return text
-
-
-async def _execute(conn: asyncpg.Connection, template: str, *args: str) -> None:
-    """Run `format(template, args...)`: %I quotes an identifier, %L a literal."""
-    await conn.execute(await _format(conn, template, *args))
-
-
 async def _is_complete(
     server: asyncpg.Connection, admin_dsn: str, database: str, claims: int
 ) -> bool:
@@ -290,16 +222,16 @@ async def _is_complete(
 
 
 async def _create(server: asyncpg.Connection, admin_dsn: str, database: str, claims: int) -> None:
-    await _execute(server, "DROP DATABASE IF EXISTS %I WITH (FORCE)", database)
+    await execute_sql(server, "DROP DATABASE IF EXISTS %I WITH (FORCE)", database)
     # C collation: the same sort order on every server; template0 for a clean catalog.
     libc = "LOCALE_PROVIDER libc" if server.get_server_version().major >= 15 else ""
-    await _execute(
+    await execute_sql(
         server,
         f"CREATE DATABASE %I TEMPLATE template0 ENCODING 'UTF8' {libc} LC_COLLATE 'C' LC_CTYPE 'C'",
         database,
     )
-    await _execute(server, "COMMENT ON DATABASE %I IS %L", database, _DATABASE_COMMENT)
-    await _execute(server, "ALTER DATABASE %I SET timezone = 'UTC'", database)
+    await execute_sql(server, "COMMENT ON DATABASE %I IS %L", database, _DATABASE_COMMENT)
+    await execute_sql(server, "ALTER DATABASE %I SET timezone = 'UTC'", database)
     db = await asyncpg.connect(admin_dsn)
     try:
         async with db.transaction():
@@ -333,133 +265,17 @@ def _sql_digest() -> str:
     return hashlib.sha256("\0".join(map(_sql_file, _SQL_FILES)).encode()).hexdigest()
 
 
-async def _configure_database(db: asyncpg.Connection, database: str, roles: _Roles) -> str | None:
+async def _configure_database(db: asyncpg.Connection, database: str, roles: Roles) -> str | None:
     """Apply the roles, the demo database's privileges and its row-level security; the stored
     reader password."""
     async with db.transaction():
-        await _configure_role(db, roles.reader, database, login=True)
-        for role in roles.scoped:
-            await _configure_role(db, role, database, login=False)
-
-        # CONNECT to this database for the reader only; no TEMPORARY for anyone. The scoped
-        # roles never log in: the reader reaches them by SET ROLE (NOINHERIT: when it does
-        # not, their privileges and policies do not apply to it).
-        await _execute(db, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
-        await _execute(db, "GRANT CONNECT ON DATABASE %I TO %I", database, roles.reader)
-        await db.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
-        await db.execute("REVOKE ALL ON SCHEMA sqlgateway_meta FROM PUBLIC")
-        tables = ", ".join(f"public.{table}" for table in DEMO_TABLES)
-        for role in (roles.reader, *roles.scoped):
-            await _execute(db, "REVOKE ALL ON SCHEMA public FROM %I", role)
-            await _execute(db, "GRANT USAGE ON SCHEMA public TO %I", role)
-            await _execute(db, "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM %I", role)
-            await _execute(db, f"GRANT SELECT ON {tables} TO %I", role)
-        for role in roles.scoped:
-            await _execute(db, "GRANT %I TO %I", role, roles.reader)
-        revokes = await db.fetchval(
-            "SELECT string_agg(format('REVOKE EXECUTE ON FUNCTION pg_catalog.%I(%s) FROM PUBLIC',"
-            " proname, pg_get_function_identity_arguments(oid)), '; ')"
-            " FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace"
-            " AND proname = ANY($1::text[])",
-            _REVOKED_FUNCTIONS,
-        )
-        await db.execute(revokes)
-        for role in (roles.reader, *roles.scoped):
-            await _check_least_privilege(
-                db, role, set(roles.scoped) if role == roles.reader else set()
-            )
-        await _apply_row_security(db, roles)
+        await configure_roles(db, database, roles, DEMO_TABLES)
+        problem = await least_privilege_problem(db, roles)
+        if problem is not None:
+            raise DemoError(problem)
+        await apply_row_security(db, roles, DEMO_TABLES)
         password: str | None = await db.fetchval("SELECT reader_password FROM sqlgateway_meta.demo")
     return password
-
-
-async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, login: bool) -> None:
-    """Create `role` or bring it back to its attributes and settings, a member of nothing."""
-    verb = (
-        "ALTER"
-        if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-        else "CREATE"
-    )
-    await _execute(
-        db,
-        f"{verb} ROLE %I {'LOGIN' if login else 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE"
-        " NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
-        role,
-    )
-    await _execute(db, "ALTER ROLE %I RESET ALL", role)
-    await _execute(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
-    if login:
-        for setting, value in _READER_SETTINGS:
-            await _execute(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
-    for granted, grantor in await db.fetch(
-        "SELECT r.rolname, g.rolname FROM pg_auth_members AS m"
-        " JOIN pg_roles AS r ON r.oid = m.roleid JOIN pg_roles AS g ON g.oid = m.grantor"
-        " WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
-        role,
-    ):
-        await _execute(db, "REVOKE %I FROM %I GRANTED BY %I", granted, role, grantor)
-
-
-async def _check_least_privilege(db: asyncpg.Connection, role: str, member_of: set[str]) -> None:
-    """Raise DemoError unless `role` is a member of exactly `member_of` and owns nothing."""
-    memberships = {
-        row[0]
-        for row in await db.fetch(
-            "SELECT r.rolname FROM pg_auth_members AS m JOIN pg_roles AS r ON r.oid = m.roleid"
-            " WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = $1)",
-            role,
-        )
-    }
-    owned = await db.fetchval(
-        "SELECT count(*) FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass"
-        " AND refobjid = (SELECT oid FROM pg_roles WHERE rolname = $1) AND deptype = 'o'",
-        role,
-    )
-    if memberships != member_of or owned:
-        raise DemoError(
-            f"role {role!r} is a member of {sorted(memberships) or 'no role'} and owns {owned} "
-            f"object(s) (in any database); it must be a member of "
-            f"{sorted(member_of) or 'no role'} only and own nothing"
-        )
-
-
-async def _apply_row_security(db: asyncpg.Connection, roles: _Roles) -> None:
-    """Make the demo tables' policies exactly those of `demo_rls.sql`.
-
-    Policy DDL locks the tables against every query, so it runs only when the file, the role
-    names or the policies in the catalog changed since the last call: `rls_state` records the
-    rendered file's digest and a digest of the catalog it left.
-    """
-    sql = await _format(db, _sql_file(_RLS_FILE), roles.reader, roles.policyholder, roles.adjuster)
-    # For databases created before the column existed.
-    await db.execute("ALTER TABLE sqlgateway_meta.demo ADD COLUMN IF NOT EXISTS rls_state text")
-    stored = await db.fetchval("SELECT rls_state FROM sqlgateway_meta.demo")
-    digest = hashlib.sha256(sql.encode()).hexdigest()
-    if stored == f"{digest} {await _row_security_digest(db)}":
-        return
-    drops = await db.fetchval(
-        "SELECT string_agg(format('DROP POLICY %I ON public.%I', policyname, tablename), '; ')"
-        " FROM pg_policies WHERE schemaname = 'public' AND tablename = ANY($1::text[])",
-        DEMO_TABLES,
-    )
-    await db.execute((drops or "") + ";\n" + sql)
-    await db.execute(
-        "UPDATE sqlgateway_meta.demo SET rls_state = $1",
-        f"{digest} {await _row_security_digest(db)}",
-    )
-
-
-async def _row_security_digest(db: asyncpg.Connection) -> str:
-    """md5 of the demo tables' row-level security flags and policies, as the catalog has them."""
-    digest: str = await db.fetchval(
-        "SELECT md5(string_agg(line, E'\\n' ORDER BY line)) FROM ("
-        " SELECT format('%s %s %s', relname, relrowsecurity, relforcerowsecurity) FROM pg_class"
-        " WHERE relnamespace = 'public'::regnamespace AND relname = ANY($1::text[])"
-        " UNION ALL SELECT p::text FROM pg_policies AS p"
-        " WHERE schemaname = 'public' AND tablename = ANY($1::text[])) AS lines (line)",
-        DEMO_TABLES,
-    )
-    return digest
 
 
 async def _reader_dsn(
@@ -475,7 +291,7 @@ async def _reader_dsn(
         except asyncpg.InvalidAuthorizationSpecificationError:
             password = _new_reader_password(server_admin_dsn, role)
             await db.execute("UPDATE sqlgateway_meta.demo SET reader_password = $1", password)
-    await _execute(db, "ALTER ROLE %I PASSWORD %L", role, password)
+    await execute_sql(db, "ALTER ROLE %I PASSWORD %L", role, password)
     dsn = derive_dsn(server_admin_dsn, database=database, user=role, password=password)
     try:
         await _check_reader(dsn)
