@@ -4,13 +4,16 @@ answers, and what the audit trail records about who asked."""
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 from pathlib import Path
 
 import orjson
+import pytest
 from conftest import TEST_API_KEY, TEST_KEY_NAME, ClientFactory
 
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
+from sqlgateway.logs import JsonFormatter
 
 SELECT = {"sql": "SELECT 1 AS one"}
 
@@ -103,3 +106,25 @@ def test_one_actor_cannot_hold_more_than_its_share_of_queries(
     assert blocked, f"no second query was held back: {seen}"
     assert "too many queries running" in blocked[0].json()["error"]["message"]
     assert client.post("/query", json=SELECT).status_code == 200  # the slot came back
+
+
+def test_no_key_or_token_reaches_a_log_line(
+    make_client: ClientFactory, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Every log record of accepted and refused requests, at DEBUG, formatted with its extra
+    fields: none holds the key, a wrong key, or a token."""
+    client = make_client(api_key_header="X-API-Key", audit_file=tmp_path / "audit.jsonl")
+    wrong = "wrong-key-0123456789-0123456789"
+    bearer_token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJtYWxsb3J5In0."
+    with caplog.at_level(logging.DEBUG):
+        client.post("/query", json=SELECT)
+        client.post("/query", json=SELECT, headers={"Authorization": f"Bearer {wrong}"})
+        client.post("/query", json=SELECT, headers={"X-API-Key": wrong})
+        client.post("/query", json=SELECT, headers={"Authorization": f"Bearer {bearer_token}"})
+        client.post("/query", json={"sql": "DROP TABLE claims"})
+        client.__exit__(None, None, None)
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert any('"request_id"' in line for line in lines)  # the request lines were captured
+    for secret in (TEST_API_KEY, wrong, bearer_token):
+        assert not [line for line in lines if secret in line]
