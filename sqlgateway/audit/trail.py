@@ -76,6 +76,7 @@ class AuditTrail:
         flush_ms: float,
         retry_min_s: float = 0.5,
         retry_max_s: float = 10.0,
+        sweep_s: float = 30.0,
     ) -> None:
         self.sink = sink
         self.spill_dir = spill_dir
@@ -86,6 +87,10 @@ class AuditTrail:
         self._retry_max_s = retry_max_s
         self._retry_s = retry_min_s
         self._retry_at = 0.0  # loop time of the next attempt while the sink is down
+        #: How often, while the sink is up, spill files of processes that died are looked for
+        #: (a worker that crashed with its sink down leaves one; its siblings replay it).
+        self._sweep_s = sweep_s
+        self._sweep_at = 0.0
         self._down_since: float | None = None
         self._down_reported = 0.0
         self._spill: SpillFile | None = None  # this process's spill file, while it has one
@@ -193,6 +198,9 @@ class AuditTrail:
                     await self._recover()
                 elif self.sink_up and self._spill is not None and self._spill.unread:
                     await self._replay_overflow()
+                elif self.sink_up and loop.time() >= self._sweep_at:
+                    self._sweep_at = loop.time() + self._sweep_s
+                    await self._sweep()
                 if self._closing and self._queue.empty():
                     return
                 batch = await self._collect()
@@ -220,7 +228,7 @@ class AuditTrail:
                 flush_at = loop.time() + self._flush_s if flush_at is None else flush_at
                 wait = flush_at - loop.time()
             elif self.sink_up:
-                wait = None
+                wait = max(self._sweep_at - loop.time(), 0.001)  # idle until the next sweep
             else:
                 wait = self._retry_at - loop.time()
             if wait is not None and wait <= 0:
@@ -337,6 +345,15 @@ class AuditTrail:
         elif self.replayed > replayed:
             _log.info("audit: replayed %d event(s) spilled earlier", self.replayed - replayed)
         self._down_since = None
+
+    async def _sweep(self) -> None:
+        """Replay spill files no live process holds (left by a worker that died)."""
+        try:
+            for path in spill_files(self.spill_dir):
+                if self._spill is None or path != self._spill.path:
+                    await self._replay_left(path)
+        except Exception as exc:
+            self._went_down(exc)
 
     async def _replay_overflow(self) -> None:
         """Replay what submit() spilled while the queue was full (the sink was up)."""

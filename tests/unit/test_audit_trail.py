@@ -464,3 +464,24 @@ def test_submit_costs_microseconds(tmp_path: Path, events: int) -> None:
         await trail.close()
 
     run(go)
+
+
+def test_a_file_left_by_a_worker_that_died_later_is_swept_up(tmp_path: Path) -> None:
+    """The sink stays up here, so no recovery would look: the periodic sweep does."""
+    sink = MemorySink()
+    trail = trail_for(sink, tmp_path, sweep_s=0.05)
+    sibling = SpillFile.create(tmp_path)  # a sibling worker, spilling while its sink was down
+
+    async def go() -> None:
+        await trail.start()
+        await until(lambda: trail.sink_up)
+        sibling.append(encode_lines([event(number) for number in range(4)]))
+        await asyncio.sleep(0.2)
+        assert trail.replayed == 0  # held by a live process: left to it
+        sibling.release()  # the sibling dies
+        await until(lambda: trail.replayed == 4)
+        await trail.close()
+
+    run(go)
+    assert sink.ids == ["r0000", "r0001", "r0002", "r0003"]
+    assert spill_files(tmp_path) == []
