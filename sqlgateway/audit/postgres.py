@@ -113,6 +113,7 @@ class PostgresSink:
                 try:
                     async with pool.acquire() as conn:
                         await migrate(conn, self._schema)
+                        await warn_if_it_reads_data(conn, self._schema)
                 except BaseException:
                     pool.terminate()
                     raise
@@ -121,6 +122,30 @@ class PostgresSink:
 
 
 Connection = asyncpg.Connection | PoolConnectionProxy
+
+
+#: Tables outside the audit schema (and the system schemas) the writer may read.
+_READABLE_ELSEWHERE = """
+SELECT c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f') AND n.nspname <> $1
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+  AND has_table_privilege(c.oid, 'SELECT')
+ORDER BY 1 LIMIT 6"""
+
+
+async def warn_if_it_reads_data(conn: Connection, schema: str) -> None:
+    """The audit writer should not be able to read the data the gateway serves (its own
+    database, or at least no grants outside its schema): log loudly when it can."""
+    readable = [row[0] for row in await conn.fetch(_READABLE_ELSEWHERE, schema)]
+    if readable:
+        more = ", …" if len(readable) > 5 else ""
+        _log.warning(
+            "the audit writer can read tables outside schema %s (%s%s): give it a role that "
+            "only writes the audit schema, ideally in a database of its own",
+            schema,
+            ", ".join(readable[:5]),
+            more,
+        )
 
 
 async def migrate(conn: Connection, schema: str) -> None:

@@ -5,6 +5,7 @@ and the gateway's reader cannot even connect to the audit database."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
@@ -403,3 +404,34 @@ def test_provisioning_separates_the_reader_and_the_writer(
             await conn.close()
 
     asyncio.run(go())
+
+
+def test_a_writer_that_can_read_other_tables_is_reported(
+    writer_dsn: str, audit_admin_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Provisioned as the demo does, the writer reads nothing outside its schema; given a
+    grant on another table, opening the sink says so in the log."""
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(audit_admin_dsn)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    async def open_and_close() -> None:
+        sink = PostgresSink(writer_dsn, SCHEMA, connect_timeout_s=2)
+        await sink.open()
+        await sink.close()
+
+    with caplog.at_level(logging.WARNING, logger="sqlgateway.audit"):
+        asyncio.run(open_and_close())
+    assert "can read tables outside" not in caplog.text
+    asyncio.run(admin("CREATE TABLE IF NOT EXISTS public.served_data (secret text)"))
+    try:
+        asyncio.run(admin(f"GRANT SELECT ON public.served_data TO {AUDIT_ROLE}"))
+        with caplog.at_level(logging.WARNING, logger="sqlgateway.audit"):
+            asyncio.run(open_and_close())
+        assert "can read tables outside schema trail (public.served_data)" in caplog.text
+    finally:
+        asyncio.run(admin("DROP TABLE public.served_data"))
