@@ -108,7 +108,9 @@ def serve(args: argparse.Namespace) -> int:
             "port": settings.port,
             "log_config": uvicorn_log_config(settings),
             "access_log": False,  # RequestLog writes one line per request instead
-            "proxy_headers": False,
+            # forwarded headers only from the proxies the operator named (audit client_addr)
+            "proxy_headers": bool(settings.trusted_proxies),
+            "forwarded_allow_ips": ",".join(settings.trusted_proxies) or None,
             # in-flight requests may finish (they end by the deadline); then the lifespan
             # closes the pools
             "timeout_graceful_shutdown": math.ceil(settings.request_deadline_ms / 1000),

@@ -193,6 +193,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Interface to listen on.")
     port: int = Field(default=8000, ge=0, le=65535, description="TCP port to listen on.")
+    trusted_proxies: CommaList = Field(
+        default=(),
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (`*`: any); the audit trail then records the real client "
+        "address. Unset: forwarded headers are ignored.",
+    )
     public_url: str | None = Field(
         default=None,
         description=(
@@ -389,6 +395,7 @@ class Settings(BaseSettings):
         "oauth_scopes",
         "scope_allowed_roles",
         "scope_settings",
+        "trusted_proxies",
         mode="before",
     )
     @classmethod

@@ -35,6 +35,17 @@ def test_one_worker_serves_the_app_in_process(uvicorn_calls: list[Any]) -> None:
     assert isinstance(app, Starlette)
     assert "workers" not in options
     assert options["timeout_graceful_shutdown"] == 40  # the request deadline
+    assert options["proxy_headers"] is False  # no proxy named: X-Forwarded-For is ignored
+
+
+def test_named_proxies_are_the_only_ones_believed(
+    uvicorn_calls: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SQLGATEWAY_TRUSTED_PROXIES", "10.0.0.5, 10.0.0.6")
+    assert cli.main(["serve", "--database-url", URL, "--port", "8123"]) == 0
+    [(_, options)] = uvicorn_calls
+    assert options["proxy_headers"] is True
+    assert options["forwarded_allow_ips"] == "10.0.0.5,10.0.0.6"
 
 
 def test_workers_run_the_factory_with_the_resolved_settings_exported(
