@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from openapi_spec_validator import validate
 
@@ -70,3 +71,44 @@ def test_error_codes_in_the_spec_are_the_ones_the_code_raises() -> None:
         if isinstance(cls, type) and issubclass(cls, errors.GatewayError)
     }
     assert set(ERROR_CODES) == codes
+
+
+OAUTH = {
+    "auth": "oauth",
+    "oauth_issuer": "https://idp.example/",
+    "oauth_audience": "api",
+    "oauth_jwks_url": "https://idp.example/jwks",
+}
+
+
+@pytest.mark.parametrize(
+    ("values", "schemes", "requirement"),
+    [
+        ({}, {"apiKey": ("http", "bearer")}, [{"apiKey": []}]),
+        ({"api_key_header": "X-API-Key"}, {"apiKey": ("apiKey", None)}, [{"apiKey": []}]),
+        ({"auth": "none"}, {}, []),
+        (OAUTH, {"oauth": ("http", "bearer")}, [{"oauth": []}]),
+        (
+            {
+                **OAUTH,
+                "oauth_authorization_url": "https://idp.example/authorize",
+                "oauth_token_url": "https://idp.example/token",
+                "oauth_scopes": "openid,sql:read",
+            },
+            {"oauth": ("oauth2", None)},
+            [{"oauth": ["openid", "sql:read"]}],
+        ),
+    ],
+)
+def test_security_follows_the_configured_authentication(
+    values: dict[str, str],
+    schemes: dict[str, tuple[str, str | None]],
+    requirement: list[dict[str, list[str]]],
+) -> None:
+    spec = build_spec(DEFAULT_URL, settings=Settings(**values))  # type: ignore[arg-type]
+    validate(spec)
+    found = spec["components"]["securitySchemes"]
+    assert {name: (s["type"], s.get("scheme")) for name, s in found.items()} == schemes
+    assert spec["security"] == requirement
+    if "apiKey" in found and found["apiKey"]["type"] == "apiKey":
+        assert found["apiKey"]["name"] == "X-API-Key" and found["apiKey"]["in"] == "header"
