@@ -90,7 +90,7 @@ def test_two_policyholders_get_their_own_disjoint_rows(
     seen = []
     for holder, expected in holders:
         headers = token(keys, str(holder), demo.policyholder_role)
-        got = ids(query(oauth_client, headers, "SELECT claim_id FROM claims"))
+        got = ids(query(oauth_client, headers, "SELECT * FROM claims"))
         assert got == expected
         seen.append(got)
     assert seen[0] and seen[1] and not seen[0] & seen[1]
