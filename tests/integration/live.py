@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -107,3 +108,17 @@ def reader_backends(demo: DemoDatabase) -> dict[int, str]:
         TEST_READER,
     )
     return {row["pid"]: row["query"] for row in rows}
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float = 30) -> None:
+    """Until `url`/healthz answers 200; fails with the process's stderr if it exits first."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.1)

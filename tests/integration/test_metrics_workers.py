@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_ENTRY
-from integration.live import free_port, reader_backends
+from integration.live import free_port, reader_backends, wait_until_healthy
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
@@ -58,16 +58,7 @@ def _serve(demo: DemoDatabase, name: str, multiproc_dir: Path | None) -> Iterato
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, url)
         yield url
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=45) == 0

@@ -25,7 +25,7 @@ from conftest import (
     TEST_KEY_ENTRY,
     make_settings,
 )
-from integration.live import free_port, reader_backends
+from integration.live import free_port, reader_backends, wait_until_healthy
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
@@ -80,16 +80,7 @@ def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_a_signal(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.1)
+        wait_until_healthy(process, url)
         served: set[int] = set()
         statuses: Counter[int] = Counter()
         for _ in range(5):  # the kernel decides which worker accepts: give it a few rounds
