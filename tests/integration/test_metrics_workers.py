@@ -3,31 +3,25 @@ worker's requests (prometheus_client's multiprocess mode, PROMETHEUS_MULTIPROC_D
 
 from __future__ import annotations
 
-import asyncio
-import os
 import signal
-import subprocess
-import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_ENTRY
-from integration.live import free_port, reader_backends, wait_until_healthy
+from conftest import AUDIT_DIR
+from integration.live import reader_backends
+from integration.workers import query_both_workers, serve_two_workers
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from sqlgateway.demo import DemoDatabase
 from sqlgateway.metrics import MULTIPROC_ENV
 
-AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 #: Queries per round; rounds go on until both workers have served some.
 QUERIES = 40
-ROUNDS = 5
 #: Scrapes per check, each on a new connection (so both workers answer some).
 SCRAPES = 10
 REQUESTS = "sqlgateway_requests_total"
@@ -35,74 +29,17 @@ REQUESTS = "sqlgateway_requests_total"
 
 @contextmanager
 def _serve(demo: DemoDatabase, name: str, multiproc_dir: Path | None) -> Iterator[str]:
-    """`serve --workers 2` on a free loopback port, one connection per worker; its URL.
-    `multiproc_dir`: exported as PROMETHEUS_MULTIPROC_DIR as an operator would (None:
-    left to `serve`). Stopped with SIGTERM on the way out (exit 0)."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
+    """`serve --workers 2`; its URL. `multiproc_dir`: exported as PROMETHEUS_MULTIPROC_DIR as
+    an operator would (None: left to `serve`). Stopped with SIGTERM on the way out (exit 0)."""
+    settings: dict[str, str | None] = {
         "SQLGATEWAY_AUDIT_FILE": str(AUDIT_DIR / f"{name}.jsonl"),
         "SQLGATEWAY_AUDIT_SPILL_DIR": str(AUDIT_DIR / f"{name}-spill"),
-        "SQLGATEWAY_POOL_MIN_SIZE": "1",
-        "SQLGATEWAY_POOL_MAX_SIZE": "1",
-        "SQLGATEWAY_LOG_LEVEL": "warning",
+        MULTIPROC_ENV: str(multiproc_dir) if multiproc_dir is not None else None,
     }
-    environment.pop(MULTIPROC_ENV, None)
-    if multiproc_dir is not None:
-        environment[MULTIPROC_ENV] = str(multiproc_dir)
-    command = [sys.executable, "-m", "sqlgateway", "serve", "--workers", "2"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--database-url", demo.reader_dsn]
-    process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(process, url)
+    with serve_two_workers(demo, settings) as (process, url):
         yield url
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=45) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
-
-
-async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
-    """POST every SQL, each on a new TCP connection (so the kernel spreads them)."""
-    statuses: Counter[int] = Counter()
-    queue = list(sqls)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits, timeout=30) as http:
-
-        async def worker() -> None:
-            while queue:
-                response = await http.post("/query", json={"sql": queue.pop()})
-                statuses[response.status_code] += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses
-
-
-def _query_both_workers(demo: DemoDatabase, url: str, before: set[int]) -> int:
-    """Rounds of QUERIES queries until both workers' connections have served some; how
-    many were sent (all answered 200)."""
-    statuses: Counter[int] = Counter()
-    for _ in range(ROUNDS):
-        sqls = [f"SELECT claim_id FROM claims WHERE claim_id = {i + 1}" for i in range(QUERIES)]
-        statuses += asyncio.run(_send(url, sqls, concurrency=8))
-        served = {
-            pid
-            for pid, query in reader_backends(demo).items()
-            if pid not in before and query == "ROLLBACK"  # the end of every gateway query
-        }
-        if len(served) >= 2:
-            break
-    assert set(statuses) == {200}, statuses
-    assert len(served) == 2, f"one worker served all {statuses.total()} queries"
-    return statuses.total()
 
 
 def _scrape(url: str) -> list[Sample]:
@@ -131,7 +68,7 @@ def test_every_scrape_counts_the_queries_of_both_workers(
     multiproc_dir = tmp_path if exported_by == "operator" else None
     before = set(reader_backends(demo))
     with _serve(demo, f"metrics-workers-{exported_by}", multiproc_dir) as url:
-        sent = _query_both_workers(demo, url, before)
+        sent, _ = query_both_workers(demo, url, before, QUERIES)
         for _ in range(SCRAPES):
             scraped = _scrape(url)
             assert _value(scraped, REQUESTS, outcome="ok", path="/query") == sent
@@ -145,7 +82,7 @@ def test_pool_and_audit_figures_add_up_over_live_workers_and_leave_with_them(
 ) -> None:
     before = set(reader_backends(demo))
     with _serve(demo, "metrics-workers-gauges", tmp_path) as url:
-        sent = _query_both_workers(demo, url, before)
+        sent, _ = query_both_workers(demo, url, before, QUERIES)
         deadline = time.monotonic() + 10
         # the trail writes in batches, each worker counts every second
         while _value(_scrape(url), "sqlgateway_audit_events_written_total") != sent:

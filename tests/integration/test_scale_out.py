@@ -4,11 +4,8 @@ PgBouncer transaction pooling."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -16,16 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2 as httpx
 import orjson
 import pytest
 from conftest import (
-    TEST_API_KEY,
     TEST_DATABASE,
-    TEST_KEY_ENTRY,
     make_settings,
 )
-from integration.live import free_port, reader_backends, wait_until_healthy
+from integration.live import reader_backends
+from integration.workers import AUTH, query_both_workers, serve_two_workers
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
@@ -34,83 +29,32 @@ from sqlgateway.embedded import start_embedded
 from sqlgateway.executor import Database, QueryPlan
 from sqlgateway.pools import Member, PoolSet
 
-AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
-
-
-async def _send(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
-    """POST every SQL, each on a new TCP connection (so the kernel spreads them)."""
-    statuses: Counter[int] = Counter()
-    queue = list(sqls)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=url, headers=AUTH, limits=limits, timeout=30) as http:
-
-        async def worker() -> None:
-            while queue:
-                response = await http.post("/query", json={"sql": queue.pop()})
-                statuses[response.status_code] += 1
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return statuses
-
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_serve_with_two_workers_spreads_queries_and_stops_cleanly_on_a_signal(
     demo: DemoDatabase, tmp_path: Path, stop: signal.Signals
 ) -> None:
     audit_file = tmp_path / "audit.jsonl"
-    port = free_port()
     before = set(reader_backends(demo))
-    environment = {
-        **os.environ,
-        "SQLGATEWAY_API_KEYS": TEST_KEY_ENTRY,
+    settings: dict[str, str | None] = {
         "SQLGATEWAY_AUDIT_FILE": str(audit_file),
         "SQLGATEWAY_AUDIT_SPILL_DIR": str(tmp_path / "spill"),
-        # nothing reaches the audit file before shutdown: the workers must flush on SIGTERM
+        # nothing reaches the audit file before shutdown: the workers must flush on the signal
         "SQLGATEWAY_AUDIT_FLUSH_MS": "3600000",
         "SQLGATEWAY_AUDIT_BATCH_SIZE": "100000",
-        # one connection per worker: each connection that ran a query is a worker that served
-        "SQLGATEWAY_POOL_MIN_SIZE": "1",
-        "SQLGATEWAY_POOL_MAX_SIZE": "1",
-        "SQLGATEWAY_LOG_LEVEL": "warning",
     }
-    command = [sys.executable, "-m", "sqlgateway", "serve", "--workers", "2"]
-    command += ["--port", str(port), "--database-url", demo.reader_dsn]
-    process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(process, url)
-        served: set[int] = set()
-        statuses: Counter[int] = Counter()
-        for _ in range(5):  # the kernel decides which worker accepts: give it a few rounds
-            sqls = [f"SELECT claim_id FROM claims WHERE claim_id = {i + 1}" for i in range(50)]
-            statuses += asyncio.run(_send(url, sqls, concurrency=8))
-            served = {
-                pid
-                for pid, query in reader_backends(demo).items()
-                if pid not in before and query == "ROLLBACK"  # the end of every gateway query
-            }
-            if len(served) >= 2:
-                break
-        assert set(statuses) == {200}, statuses
-        assert len(served) == 2, f"one worker served all {statuses.total()} queries"
-        print(f"\n2 workers: {statuses.total()} queries, backends that served: {len(served)}")
+    with serve_two_workers(demo, settings) as (process, url):
+        sent, served = query_both_workers(demo, url, before, queries=50)
+        print(f"\n2 workers: {sent} queries, backends that served: {len(served)}")
 
         started = time.monotonic()
         process.send_signal(stop)
         assert process.wait(timeout=40 + 5) == 0
         print(f"{stop.name} → exit 0 in {time.monotonic() - started:.2f} s")
-        assert not served & set(reader_backends(demo))  # the lifespans closed the pools
-        # every query's audit event was flushed by the worker that served it, once
-        ids = [orjson.loads(line)["request_id"] for line in audit_file.read_bytes().splitlines()]
-        assert len(ids) == len(set(ids)) == statuses.total()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stderr is not None:
-            process.stderr.close()
+    assert not served & set(reader_backends(demo))  # the lifespans closed the pools
+    # every query's audit event was flushed by the worker that served it, once
+    ids = [orjson.loads(line)["request_id"] for line in audit_file.read_bytes().splitlines()]
+    assert len(ids) == len(set(ids)) == sent
 
 
 # --- read replicas ---------------------------------------------------------------------------
