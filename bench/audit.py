@@ -42,6 +42,7 @@ from bench.point import (
     raw_lookup,
     raw_pool,
     run_in_process,
+    variant_table,
 )
 from bench.postgres import CpuMeter
 from bench.stats import Spread, markdown_table, ratio, rotated, verdict
@@ -327,25 +328,7 @@ def _summarise(
 
 
 def render(summary: dict[str, Any]) -> str:
-    rows = []
-    for name in VARIANTS:
-        throughput, p50, p99 = summary["_spreads"][name]
-        cpu = summary["variants"][name]["cpu_ms_per_request"]
-        rows.append(
-            [
-                LABELS[name],
-                throughput.render(0),
-                p50.render(2),
-                p99.render(2),
-                f"{cpu['client']:.3f}",
-                f"{cpu['gateway']:.3f}" if name in GATEWAYS else "–",
-                f"{cpu['postgres']:.3f}",
-            ]
-        )
-    table = markdown_table(
-        ["variant", "req/s", "p50 ms", "p99 ms", "CPU ms/req: harness", "gateway", "PostgreSQL"],
-        rows,
-    )
+    table = variant_table(summary, {name: LABELS[name] for name in VARIANTS}, GATEWAYS)
     columns = ["req/s ÷ audit off", "req/s ÷ raw", "p50 ÷ audit off", "p99 ÷ audit off"]
     ratio_rows = [
         [LABELS[name], *(per[c].render(3) if c in per else "–" for c in columns)]

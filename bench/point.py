@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,36 +271,31 @@ def _summarise(
     }
 
 
-def render(summary: dict[str, Any]) -> str:
+def variant_table(summary: dict[str, Any], labels: dict[str, str], servers: Collection[str]) -> str:
+    """Throughput, latency and CPU per process group of each variant in `labels`, in order;
+    `servers`: the variants with a gateway server process (the others have no CPU there)."""
     rows = []
-    for name in VARIANTS:
+    for name, label in labels.items():
         throughput, p50, p99 = summary["_spreads"][name]
         cpu = summary["variants"][name]["cpu_ms_per_request"]
         rows.append(
             [
-                LABELS[name],
+                label,
                 throughput.render(0),
                 p50.render(2),
                 p99.render(2),
                 f"{cpu['client']:.3f}",
-                f"{cpu['gateway']:.3f}"
-                if name in ("healthz", "gateway", "gateway_nocost")
-                else "–",
+                f"{cpu['gateway']:.3f}" if name in servers else "–",
                 f"{cpu['postgres']:.3f}",
             ]
         )
-    table = markdown_table(
-        [
-            "variant",
-            "req/s",
-            "p50 ms",
-            "p99 ms",
-            "CPU ms/req: harness",
-            "gateway server",
-            "PostgreSQL",
-        ],
-        rows,
-    )
+    header = ["variant", "req/s", "p50 ms", "p99 ms", "CPU ms/req: harness", "gateway server"]
+    return markdown_table([*header, "PostgreSQL"], rows)
+
+
+def render(summary: dict[str, Any]) -> str:
+    labels = {name: LABELS[name] for name in VARIANTS}
+    table = variant_table(summary, labels, ("healthz", "gateway", "gateway_nocost"))
     ratio_rows = [[name, spread.render(3)] for name, spread in summary["_ratios"].items()]
     gateway_raw = summary["_ratios"]["gateway/raw"]
     ratio_rows[0][0] += f" (target ≥ {TARGET_RATIO}: {verdict(gateway_raw.median >= TARGET_RATIO)})"
