@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx2 as httpx
 import orjson
 import pytest
 from conftest import (
@@ -247,7 +246,3 @@ def test_request_ids_are_unique_headers(make_client: ClientFactory) -> None:
     client = make_client()
     ids = {client.get("/healthz").headers["X-Request-Id"] for _ in range(20)}
     assert len(ids) == 20
-
-
-def test_httpx_is_the_real_client() -> None:  # guards the import alias used above
-    assert httpx.__name__.startswith("httpx")
