@@ -100,6 +100,85 @@ def test_rendered_sql_is_checked_again(monkeypatch: pytest.MonkeyPatch, rendered
     assert caught.value.construct == "unstable rendering"
 
 
+def _counting_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = check.parse_tokens
+
+    def parse_tokens(tokens: Any, sql: str) -> Any:
+        parsed.append(sql)
+        return real(tokens, sql)
+
+    monkeypatch.setattr(check, "parse_tokens", parse_tokens)
+    return parsed
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM claims WHERE claim_id = 7",
+        "  SELECT * FROM claims WHERE claim_id = 7 ;\n",
+        "SELECT status,\n       count(*)\nFROM claims\nGROUP BY status",
+    ],
+)
+def test_sql_written_as_rendered_is_parsed_once(monkeypatch: pytest.MonkeyPatch, sql: str) -> None:
+    parsed = _counting_parses(monkeypatch)
+    check_sql(sql, GuardPolicy())
+    assert len(parsed) == 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "select * from claims where claim_id = 7",  # keywords come back upper-case
+        "SELECT claim_id::text FROM claims",  # casts come back as CAST(…)
+        "SELECT * FROM claims /* the claims */ WHERE claim_id = 7",  # comments are dropped
+        "-- why\nSELECT * FROM claims",
+        "SELECT * FROM claims c",  # aliases come back with AS
+    ],
+)
+def test_sql_rendered_differently_is_checked_again(
+    monkeypatch: pytest.MonkeyPatch, sql: str
+) -> None:
+    parsed = _counting_parses(monkeypatch)
+    rendered = check_sql(sql, GuardPolicy()).sql
+    assert parsed == [sql, rendered]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("SELECT a.b FROM t", "SELECT a . b FROM t"),  # glued tokens are read differently
+        ("SELECT 'x' 'y'", "SELECT 'x''y'"),
+        ("SELECT a FROM t", "SELECT A FROM t"),
+        ("SELECT 1 /* c */", "SELECT 1"),
+    ],
+)
+def test_spellings_differ_in_what_the_parser_reads(first: str, second: str) -> None:
+    statements = [check._Statement.of(check.tokenize(sql), sql) for sql in (first, second)]
+    if statements[0] is not None and statements[1] is not None:
+        assert statements[0].spelling() != statements[1].spelling()
+    else:
+        assert "/*" in first + second
+
+
+def test_shortcut_gives_the_verdict_of_the_full_recheck(
+    monkeypatch: pytest.MonkeyPatch,
+    accepted_corpus: list[dict[str, Any]],
+    refused_corpus: list[dict[str, Any]],
+) -> None:
+    def outcome(sql: str) -> Verdict | str:
+        try:
+            return check_sql(sql, GuardPolicy())
+        except GuardError as error:
+            return f"{type(error).__name__}: {error.message}"
+
+    sqls = [entry["sql"] for entry in accepted_corpus + refused_corpus]
+    fast = [outcome(sql) for sql in sqls]
+    monkeypatch.setattr(check._Statement, "of", classmethod(lambda cls, tokens, sql: None))
+    assert [outcome(sql) for sql in sqls] == fast
+    assert sum(isinstance(result, Verdict) for result in fast) == len(accepted_corpus)
+
+
 def test_only_guard_errors_leave(refused_corpus: list[dict[str, Any]]) -> None:
     for entry in refused_corpus:
         with pytest.raises(GuardError):
