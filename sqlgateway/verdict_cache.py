@@ -4,10 +4,15 @@ A model asks the same question with other ids (`... WHERE claim_id = 123456`). T
 verdict does not depend on the value of a plain integer literal — the guard accepts or refuses
 the same token sequence whatever digits it holds — so the cache key is the token sequence with
 plain integers masked, and a hit only has to put the new integers into the SQL the guard
-rendered. A shape is cached only when its integers are distinct and the rendered SQL carries
-them in the same order (rendering depends on the shape alone, so the order then holds for
-every text of that shape); anything else falls back to the guard on every call. Refusals are
-never cached.
+rendered.
+
+Where each integer lands in the rendered SQL is learnt once per shape: from the query itself
+when its integers are distinct, else from a probe, the same text with distinct integers, which
+the guard checks once more. Rendering may move an integer (sqlglot writes ``OFFSET 5 LIMIT 10``
+as ``LIMIT 10 OFFSET 5``); the shape remembers that order. A shape is cached only if the probe
+gets the same verdict and putting the query's own integers into the template gives back exactly
+the SQL the guard rendered for it; otherwise the shape is remembered as one the guard checks
+every time. Refusals are never cached.
 """
 
 from __future__ import annotations
@@ -30,11 +35,30 @@ _INTEGER = re.compile(r"[0-9]{1,18}")
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Shape:
     segments: tuple[str, ...]  # the rendered SQL around its integers
+    order: tuple[int, ...]  # which written integer goes after segment i
     verdict: Verdict
+
+    def splice(self, values: list[str]) -> str:
+        parts = [self.segments[0]]
+        for index, segment in zip(self.order, self.segments[1:], strict=True):
+            parts += (values[index], segment)
+        return "".join(parts)
+
+
+#: A shape whose integers cannot be put back safely: the guard checks each of its texts.
+_UNSPLICEABLE = None
+
+
+#: Distinct integers of a probe: longer than any id a model writes, within _INTEGER.
+_PROBE_BASE = 734_100_000_000_000_000
 
 
 def _integers(tokens: list[Token]) -> list[Token]:
     return [t for t in tokens if t.token_type is TokenType.NUMBER and _INTEGER.fullmatch(t.text)]
+
+
+def _values(tokens: list[Token]) -> list[str]:
+    return [t.text for t in _integers(tokens)]
 
 
 #: Tokens whose text means exactly what it says; every other token (keywords, operators,
@@ -72,7 +96,7 @@ class VerdictCache:
     def __init__(self, check: Callable[[str], Verdict], max_entries: int) -> None:
         self._check = check
         self._max_entries = max_entries
-        self._shapes: OrderedDict[Hashable, _Shape] = OrderedDict()
+        self._shapes: OrderedDict[Hashable, _Shape | None] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -84,40 +108,59 @@ class VerdictCache:
             return self._check(sql)  # raises the guard's own syntax error
         key = _key(tokens)
         with self._lock:
+            known = key in self._shapes
             shape = self._shapes.get(key)
-            if shape is not None:
+            if known:
                 self._shapes.move_to_end(key)
-                self.hits += 1
         if shape is not None:
-            values = [t.text for t in _integers(tokens)]
-            parts = [shape.segments[0]]
-            for value, segment in zip(values, shape.segments[1:], strict=True):
-                parts += (value, segment)
-            return dataclasses.replace(shape.verdict, sql="".join(parts))
+            self.hits += 1
+            verdict = shape.verdict
+            return dataclasses.replace(verdict, sql=shape.splice(_values(tokens)))
         verdict = self._check(sql)
         self.misses += 1
-        self._remember(key, tokens, verdict)
+        if not known:
+            self._store(key, self._learn(sql, tokens, verdict))
         return verdict
 
-    def _remember(self, key: Hashable, tokens: list[Token], verdict: Verdict) -> None:
+    def _learn(self, sql: str, tokens: list[Token], verdict: Verdict) -> _Shape | None:
+        """The template of `sql`'s shape, or _UNSPLICEABLE."""
+        written = _integers(tokens)
+        values = [t.text for t in written]
+        probe, probe_verdict = values, verdict
+        if len(set(values)) != len(values):
+            probe = [str(_PROBE_BASE + i) for i in range(len(values))]
+            parts: list[str] = []
+            start = 0
+            for token, value in zip(written, probe, strict=True):
+                parts += (sql[start : token.start], value)
+                start = token.end + 1
+            try:
+                probe_verdict = self._check("".join(parts) + sql[start:])
+            except GuardError:
+                return _UNSPLICEABLE
+            if dataclasses.replace(probe_verdict, sql=verdict.sql) != verdict:
+                return _UNSPLICEABLE
         try:
-            rendered = _integers(tokenize(verdict.sql))
+            rendered = _integers(tokenize(probe_verdict.sql))
         except GuardError:
-            return
-        written = [t.text for t in _integers(tokens)]
-        if len(set(written)) != len(written):
-            # With a repeated value (`OFFSET 5 LIMIT 5`) the check below cannot tell whether
-            # rendering kept the integers in order (it writes `LIMIT 5 OFFSET 5`): no splice.
-            return
-        if [t.text for t in rendered] != written:
-            return  # the integers moved or changed on rendering: no safe splice
+            return _UNSPLICEABLE
+        where = {value: index for index, value in enumerate(probe)}
+        order = tuple(where.get(token.text, -1) for token in rendered)
+        if sorted(order) != list(range(len(values))):
+            return _UNSPLICEABLE  # an integer vanished, changed or was added on rendering
         segments, start = [], 0
         for token in rendered:
-            segments.append(verdict.sql[start : token.start])
+            segments.append(probe_verdict.sql[start : token.start])
             start = token.end + 1
-        segments.append(verdict.sql[start:])
+        segments.append(probe_verdict.sql[start:])
+        shape = _Shape(tuple(segments), order, verdict)
+        if shape.splice(values) != verdict.sql:
+            return _UNSPLICEABLE  # the template does not give back the guard's own answer
+        return shape
+
+    def _store(self, key: Hashable, shape: _Shape | None) -> None:
         with self._lock:
-            self._shapes[key] = _Shape(tuple(segments), verdict)
+            self._shapes[key] = shape
             self._shapes.move_to_end(key)
             while len(self._shapes) > self._max_entries:
                 self._shapes.popitem(last=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -84,15 +85,69 @@ def test_a_hit_equals_a_fresh_verdict(sql: str, numbers: list[int]) -> None:
     assert cache(variant) == expected
 
 
-def test_reordered_integers_are_never_spliced_into_the_wrong_place() -> None:
+def test_reordered_integers_are_put_back_where_rendering_moved_them() -> None:
     # sqlglot writes OFFSET … LIMIT … as LIMIT … OFFSET …; with equal values that reordering
-    # is invisible, so such a shape must not be cached (it once was: LIMIT 100 OFFSET 10)
+    # is invisible in the query itself (a splice in written order once gave LIMIT 100 OFFSET
+    # 10), so the cache learns it from a probe with distinct integers
     cache = VerdictCache(guard, 10)
     cache("SELECT claim_id FROM claims ORDER BY claim_id OFFSET 5 LIMIT 5")
     sql = "SELECT claim_id FROM claims ORDER BY claim_id OFFSET 100 LIMIT 10"
     assert cache(sql) == guard(sql)
     assert cache(sql).sql.endswith("LIMIT 10 OFFSET 100")
-    # with distinct values the reordering is seen, and that shape is not cached either
+    assert (cache.misses, cache.hits) == (1, 2)
+    # with distinct values the query shows the reordering itself
+    cache = VerdictCache(guard, 10)
     cache("SELECT claim_id FROM claims ORDER BY claim_id OFFSET 7 LIMIT 3")
     other = "SELECT claim_id FROM claims ORDER BY claim_id OFFSET 1 LIMIT 2"
+    assert cache(other) == guard(other)
     assert cache(other).sql.endswith("LIMIT 2 OFFSET 1")
+    assert (cache.misses, cache.hits) == (1, 2)
+
+
+def test_repeated_integers_are_learnt_from_one_probe() -> None:
+    checked: list[str] = []
+
+    def counting_guard(sql: str) -> Verdict:
+        checked.append(sql)
+        return guard(sql)
+
+    cache = VerdictCache(counting_guard, 10)
+    first = "SELECT claim_id FROM claims WHERE adjuster_id = 0 OR coalesce(adjuster_id, 0) = 0"
+    assert cache(first) == guard(first)
+    assert len(checked) == 2 and "734100000000000001" in checked[1]  # the probe
+    second = "SELECT claim_id FROM claims WHERE adjuster_id = 7 OR coalesce(adjuster_id, 8) = 9"
+    assert cache(second) == guard(second)
+    assert len(checked) == 2 and cache.hits == 1
+
+
+def test_a_shape_the_probe_disagrees_with_is_checked_every_time() -> None:
+    checked: list[str] = []
+
+    def refusing_probes(sql: str) -> Verdict:
+        checked.append(sql)
+        if "7341" in sql:
+            raise RejectedError("no", construct="test", hint="test")
+        return guard(sql)
+
+    cache = VerdictCache(refusing_probes, 10)
+    texts = [
+        f"SELECT claim_id FROM claims WHERE claim_id = {n} OR policy_id = {n}" for n in (1, 2, 3)
+    ]
+    for sql in texts:
+        assert cache(sql) == guard(sql)
+    assert checked[0] == texts[0] and checked[2:] == texts[1:]  # one probe, then each text
+    assert cache.hits == 0 and cache.misses == 3
+
+
+def test_a_template_that_does_not_give_back_the_guards_sql_is_not_used() -> None:
+    def value_dependent(sql: str) -> Verdict:
+        # a renderer whose output depends on the integers beyond writing them back
+        verdict = guard(sql)
+        total = sum(int(n) for n in re.findall(r"\b[0-9]+\b", sql))
+        return dataclasses.replace(verdict, sql=f"{verdict.sql} AND '{total}' <> ''")
+
+    cache = VerdictCache(value_dependent, 10)
+    for n in (10, 20):
+        sql = f"SELECT claim_id FROM claims WHERE claim_id = {n} OR policy_id = {n}"
+        assert cache(sql).sql.endswith(f"'{2 * n}' <> ''")
+    assert cache.hits == 0
