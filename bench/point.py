@@ -7,6 +7,11 @@ same concurrency, every lookup a different claim id so the app's verdict cache n
 - ``gateway``: POST /query, default settings (EXPLAIN cost check on) but the audit trail
   off (SQLGATEWAY_AUDIT_SINK=none, as in every variant here; `audit.py` measures it).
 - ``gateway_nocost``: the same with SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0.
+- ``gateway_2w``: as ``gateway`` with ``--workers 2`` (SQLGATEWAY_WORKERS=2), each worker with
+  half the pool, so the same number of connections: how users run it on a 2-core machine.
+- ``floor``: `floor_app.py`, a bare ASGI app on the same uvicorn stack that runs the SQL with
+  the ``raw`` code and answers the rows: what HTTP alone costs, the ceiling of any gateway
+  written on this stack. ``gateway/floor`` is the gateway's own cost; ``floor/raw`` the stack's.
 - ``executor``: `Database.run` in the harness process: the executor without HTTP or guard.
 - ``raw``: asyncpg, a pool of the same size, `BEGIN READ ONLY; SET LOCAL statement_timeout`
   (one round trip), `fetch`, `ROLLBACK`: the least a read-only gateway has to do.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sys
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
@@ -32,14 +38,19 @@ from bench.stats import Spread, markdown_table, percentile, ratio, rotated, verd
 from sqlgateway.executor import Database, QueryPlan
 from sqlgateway.settings import Settings
 
-VARIANTS = ("healthz", "gateway", "gateway_nocost", "executor", "raw")
+VARIANTS = ("healthz", "gateway", "gateway_nocost", "gateway_2w", "floor", "executor", "raw")
 LABELS = {
     "healthz": "client ceiling: GET /healthz",
     "gateway": "gateway HTTP (cost check on)",
     "gateway_nocost": "gateway HTTP (cost check off)",
+    "gateway_2w": "gateway HTTP, 2 workers × half the pool",
+    "floor": "HTTP floor: bare ASGI app + raw asyncpg",
     "executor": "executor in-process (Database.run)",
     "raw": "raw asyncpg",
 }
+#: Variants served by a process (tree) whose CPU is counted in the "gateway server" column.
+SERVED = ("healthz", "gateway", "gateway_nocost", "gateway_2w", "floor")
+FLOOR_COMMAND = [sys.executable, "-m", "bench.floor_app"]
 TARGET_RATIO = 0.7
 STATEMENT_TIMEOUT_MS = 25_000
 
@@ -178,16 +189,25 @@ async def run_point_lookups(
 ) -> dict[str, Any]:
     lookups = LookupSqls(claims, requests * (rounds + 1) * len(VARIANTS), seed)
     pool_env = {"pool_min_size": pool_size, "pool_max_size": pool_size}
+    half_pool = {"pool_min_size": pool_size // 2, "pool_max_size": max(1, pool_size // 2)}
     with (
         GatewayProcess(dsn, log_dir, "point", **pool_env) as gateway,
         GatewayProcess(
             dsn, log_dir, "point-nocost", max_plan_cost=0, max_plan_rows=0, **pool_env
         ) as gateway_nocost,
+        GatewayProcess(dsn, log_dir, "point-2w", workers=2, **half_pool) as gateway_2w,
+        GatewayProcess(dsn, log_dir, "floor", command=FLOOR_COMMAND, **pool_env) as floor,
     ):
         database = await Database.connect(dsn, executor_settings(dsn, pool_size))
         pool = await raw_pool(dsn, pool_size)
         harness = psutil.Process()
-        servers = {"gateway": gateway, "gateway_nocost": gateway_nocost, "healthz": gateway}
+        servers = {
+            "gateway": gateway,
+            "gateway_nocost": gateway_nocost,
+            "gateway_2w": gateway_2w,
+            "floor": floor,
+            "healthz": gateway,
+        }
         healthz = build_request("GET", "/healthz", f"{HOST}:{gateway.port}")
 
         async def run_variant(variant: str, n: int) -> tuple[LoadResult, dict[str, float]]:
@@ -195,7 +215,7 @@ async def run_point_lookups(
             groups: dict[str, Any] = {"client": [harness], "postgres": postmaster}
             server = servers.get(variant)
             if server is not None:
-                groups["gateway"] = [server.process]
+                groups["gateway"] = server.process  # with its worker processes, if any
             meter = CpuMeter(groups)
             meter.start()
             if variant == "healthz":
@@ -240,6 +260,11 @@ def _summarise(
     ratios = {
         "gateway/raw": ratio(runs["gateway"].throughput, raw),
         "gateway_nocost/raw": ratio(runs["gateway_nocost"].throughput, raw),
+        "gateway_2w/raw": ratio(runs["gateway_2w"].throughput, raw),
+        "floor/raw (the stack's ceiling)": ratio(runs["floor"].throughput, raw),
+        "gateway/floor (the gateway's own cost)": ratio(
+            runs["gateway"].throughput, runs["floor"].throughput
+        ),
         "executor/raw": ratio(runs["executor"].throughput, raw),
         "gateway/gateway_nocost": ratio(
             runs["gateway"].throughput, runs["gateway_nocost"].throughput
@@ -295,14 +320,14 @@ def variant_table(summary: dict[str, Any], labels: dict[str, str], servers: Coll
 
 def render(summary: dict[str, Any]) -> str:
     labels = {name: LABELS[name] for name in VARIANTS}
-    table = variant_table(summary, labels, ("healthz", "gateway", "gateway_nocost"))
+    table = variant_table(summary, labels, SERVED)
     ratio_rows = [[name, spread.render(3)] for name, spread in summary["_ratios"].items()]
     gateway_raw = summary["_ratios"]["gateway/raw"]
     ratio_rows[0][0] += f" (target ≥ {TARGET_RATIO}: {verdict(gateway_raw.median >= TARGET_RATIO)})"
     return (
         f"{summary['requests']} lookups per variant and round, {summary['concurrency']} concurrent "
         f"clients, pool of {summary['pool_size']} connections; gateway server: "
-        f"{summary['gateway_server']}, one process, audit trail off (SQLGATEWAY_AUDIT_SINK=none; "
+        f"{summary['gateway_server']}, one process unless said, audit trail off (SQLGATEWAY_AUDIT_SINK=none; "
         "the audit scenario measures its cost). Median (min–max) over rounds; CPU ms/req = "
         "CPU time each process group used during the run / requests.\n\n"
         + table

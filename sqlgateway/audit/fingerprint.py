@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from sqlglot.dialects.postgres import Postgres
 from sqlglot.tokenizer_core import Token, TokenType
+
+from sqlgateway.guard.parse import scan
 
 __all__ = ["MAX_NESTING", "MAX_TOKENIZED_CHARS", "add_fingerprints", "fingerprint"]
 
@@ -34,8 +35,6 @@ MAX_TOKENIZED_CHARS = 250_000
 #: Deeper bracket nesting falls back too (the guard refuses more than 100 levels anyway):
 #: each level copies the text inside it once, so the cost stays linear in the input.
 MAX_NESTING = 100
-
-_TOKENIZER = Postgres.tokenizer_class
 
 _LITERALS = frozenset(
     getattr(TokenType, name)
@@ -96,7 +95,7 @@ def fingerprint(sql: str) -> tuple[str, str]:
 
 def _normalize_or_none(sql: str) -> str | None:
     try:
-        return _normalize(_TOKENIZER().tokenize(sql))
+        return _normalize(scan(sql))
     except Exception:  # any tokenizer failure: the caller falls back
         return None
 

@@ -11,11 +11,14 @@ dialects (``to_hex(x)`` → ``HEX(x)``, ``to_number(s, fmt)`` → a cast).
 
 from __future__ import annotations
 
+import threading
+
 from sqlglot import exp
 from sqlglot.dialects.postgres import Postgres
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
 from sqlglot.parsers.postgres import PostgresParser
 from sqlglot.tokenizer_core import Token, TokenType
+from sqlglot.tokens import Tokenizer
 
 from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard.syntax import syntax_error, unterminated_at
@@ -56,10 +59,23 @@ _SCREENED = frozenset(
 )
 
 
+_THREAD = threading.local()
+
+
+def scan(sql: str) -> list[Token]:
+    """sqlglot's PostgreSQL tokens of `sql` (TokenError if it cannot split it), from one
+    tokenizer per thread: building a tokenizer costs as much as tokenizing a point lookup,
+    and each call starts by resetting it."""
+    tokenizer: Tokenizer | None = getattr(_THREAD, "tokenizer", None)
+    if tokenizer is None:
+        tokenizer = _THREAD.tokenizer = DIALECT.tokenizer()
+    return tokenizer.tokenize(sql)
+
+
 def tokenize(sql: str) -> list[Token]:
     """The tokens of `sql`; SQLSyntaxError if it cannot be split into tokens."""
     try:
-        return DIALECT.tokenize(sql)
+        return scan(sql)
     except TokenError as exc:
         found = unterminated_at(sql)
         if found is not None:
