@@ -131,7 +131,8 @@ class CancelOnDisconnect:
     """Cancels the request's work (and so its running query) when the client goes away.
 
     Once the body has been read, the next ASGI message can only be `http.disconnect`; a
-    watcher waits for it while the app runs and cancels the app if it arrives first."""
+    watcher started then waits for it and cancels the request's task if it arrives first.
+    One task per request, and only for requests that read their body."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -140,28 +141,34 @@ class CancelOnDisconnect:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        body_read = asyncio.Event()
-
-        async def receive_body() -> Message:
-            message = await receive()
-            if message["type"] != "http.request" or not message.get("more_body", False):
-                body_read.set()
-            return message
-
-        work = asyncio.ensure_future(self.app(scope, receive_body, send))
+        task = asyncio.current_task()
+        assert task is not None
+        watcher: asyncio.Task[None] | None = None
+        gone = False
 
         async def watch() -> None:
-            await body_read.wait()
-            message = await receive()
-            if message["type"] == "http.disconnect" and not work.done():
-                work.cancel()
+            nonlocal gone
+            if (await receive())["type"] == "http.disconnect":
+                gone = True
+                task.cancel()
 
-        watcher = asyncio.ensure_future(watch())
+        async def receive_body() -> Message:
+            nonlocal watcher
+            message = await receive()
+            finished = message["type"] != "http.request" or not message.get("more_body", False)
+            if finished and watcher is None and message["type"] != "http.disconnect":
+                watcher = asyncio.ensure_future(watch())
+            return message
+
         try:
-            await work
+            await self.app(scope, receive_body, send)
         except asyncio.CancelledError:
-            if not watcher.done() or watcher.cancelled():
-                raise  # cancelled from outside (shutdown), not by the watcher
+            if not gone or task.uncancel() > 0:
+                raise  # cancelled from outside too (shutdown), not only by the watcher
             logger.info("client disconnected; request cancelled: %s", scope["path"])
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+            if gone and task.cancelling():
+                # the app finished while the cancellation was on its way: withdraw it
+                task.uncancel()

@@ -9,6 +9,7 @@ down, all of them are tried anyway rather than refusing without asking.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Sequence
@@ -93,7 +94,9 @@ class PoolSet:
         failure: Exception | None = None
         for member in self.candidates():
             try:
-                conn = await member.pool.acquire(timeout=timeout)
+                # asyncio.timeout, not acquire(timeout=): asyncpg's wait_for makes a Task per call
+                async with asyncio.timeout(timeout):
+                    conn = await member.pool.acquire()
             except TimeoutError as error:
                 if member.pool.get_size() == 0:  # not busy: it never connected
                     self.mark_down(member, error)
