@@ -112,10 +112,10 @@ class VerdictCache:
             shape = self._shapes.get(key)
             if known:
                 self._shapes.move_to_end(key)
+            if shape is not None:
+                self.hits += 1
         if shape is not None:
-            self.hits += 1
-            verdict = shape.verdict
-            return dataclasses.replace(verdict, sql=shape.splice(_values(tokens)))
+            return dataclasses.replace(shape.verdict, sql=shape.splice(_values(tokens)))
         verdict = self._check(sql)
         self.misses += 1
         if not known:
