@@ -50,14 +50,24 @@ def _app(work_s: float, log: list[str]) -> CancelOnDisconnect:
     return CancelOnDisconnect(app)
 
 
+async def _running(work_s: float) -> tuple[Client, list[str], asyncio.Task[None]]:
+    """A client, the app's log and the request's task, once the app has read the body."""
+    client, log = Client(), []
+    request = asyncio.ensure_future(_app(work_s, log)(SCOPE, client.receive, _nothing_sent))
+    for _ in range(500):
+        if log:
+            break
+        await asyncio.sleep(0.001)
+    assert log == ["started"]
+    return client, log, request
+
+
 def test_a_client_that_leaves_cancels_the_work() -> None:
     asyncio.run(_a_client_that_leaves_cancels_the_work())
 
 
 async def _a_client_that_leaves_cancels_the_work() -> None:
-    client, log = Client(), []
-    request = asyncio.ensure_future(_app(30, log)(SCOPE, client.receive, _nothing_sent))
-    await asyncio.sleep(0.01)
+    client, log, request = await _running(30)
     client.leave()
     done, _ = await asyncio.wait({request}, timeout=5)  # wait() never cancels it itself
     assert done == {request}
@@ -92,9 +102,7 @@ def test_cancellation_from_outside_still_cancels() -> None:
 
 
 async def _cancellation_from_outside_still_cancels() -> None:
-    client, log = Client(), []
-    request = asyncio.ensure_future(_app(30, log)(SCOPE, client.receive, _nothing_sent))
-    await asyncio.sleep(0.01)
+    _client, log, request = await _running(30)
     request.cancel()  # shutdown, or a deadline above the middleware
     with pytest.raises(asyncio.CancelledError):
         await request
@@ -106,9 +114,7 @@ def test_a_disconnect_during_an_outside_cancellation_does_not_swallow_it() -> No
 
 
 async def _a_disconnect_during_an_outside_cancellation_does_not_swallow_it() -> None:
-    client, log = Client(), []
-    request = asyncio.ensure_future(_app(30, log)(SCOPE, client.receive, _nothing_sent))
-    await asyncio.sleep(0.01)
+    client, _log, request = await _running(30)
     client.leave()
     request.cancel()
     with pytest.raises(asyncio.CancelledError):
