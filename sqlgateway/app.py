@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -42,6 +43,7 @@ def create_app(
     database: Database | None = None,
     guard: Guard = check_sql,
     audit: AuditTrail | None = None,
+    tune_gc: bool = False,
 ) -> Starlette:
     """The ASGI app. `database` may be injected (tests, benchmarks); otherwise the lifespan
     connects to `settings.database_url` and closes the pool on shutdown. `guard` is a seam for
@@ -51,7 +53,11 @@ def create_app(
 
     Schema docs and the privacy policy are read here, so a bad file stops the gateway before
     it serves (SchemaDocsError, PrivacyPolicyError). With schema docs, the lifespan also reads
-    the live catalog once, so drift is logged at start and /schema answers at once."""
+    the live catalog once, so drift is logged at start and /schema answers at once.
+
+    `tune_gc` is for the serving process only (`serve` sets it): once started, the lifespan
+    tunes the garbage collector for serving (`tune_collector`). Tests leave it off, because
+    it changes the collector of the whole process."""
     docs = load_schema_docs(settings.schema_docs_dir) if settings.schema_docs_dir else None
     privacy_policy = load_privacy_policy(settings)
 
@@ -82,6 +88,8 @@ def create_app(
             await services.metrics.start()
             if docs is not None:
                 await _read_catalog(services)
+            if tune_gc:
+                tune_collector()
             yield {"services": services}
         finally:
             # in-flight requests have finished (uvicorn waits for them): their events are queued
@@ -133,10 +141,29 @@ def build_authenticator(settings: Settings) -> Authenticator:
 
 
 def app_from_environment() -> Starlette:
-    """`create_app(Settings())` from the SQLGATEWAY_* environment: the factory uvicorn's
-    worker processes import (`sqlgateway.app:app_from_environment`); `serve --workers`
-    exports the settings it resolved before starting them."""
-    return create_app(Settings())
+    """`create_app(Settings(), tune_gc=True)` from the SQLGATEWAY_* environment: the factory
+    uvicorn's worker processes import (`sqlgateway.app:app_from_environment`); `serve
+    --workers` exports the settings it resolved before starting them."""
+    return create_app(Settings(), tune_gc=True)
+
+
+#: The collector's thresholds while serving (CPython's default: 700, 10, 10).
+SERVING_GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_collector() -> None:
+    """Tune the garbage collector of a serving process, once start-up is done.
+
+    Everything built so far (modules, sqlglot's tables, settings, pools) is frozen out of the
+    collector's view, and young objects are collected after 50,000 net allocations instead of
+    700: a request allocates thousands of short-lived objects, and the collector kept walking
+    them and the start-up heap. Cyclic garbage (sqlglot trees) waits a little longer, a few
+    MiB at most. Measured with `bench/experiments.py` (lever `gc_tuned`): +5 to +21 % point
+    lookups per second in 12 interleaved rounds, p99 latency 11–13 ms instead of 12–27 ms.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*SERVING_GC_THRESHOLDS)
 
 
 async def _read_catalog(services: Services) -> None:

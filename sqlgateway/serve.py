@@ -99,7 +99,7 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _exit_normally)
     try:
         try:
-            app = create_app(settings)
+            app = create_app(settings, tune_gc=True)
         except (SchemaDocsError, PrivacyPolicyError) as error:
             print(f"sqlgateway: {error}", file=sys.stderr)
             return 1

@@ -67,6 +67,24 @@ def test_workers_run_the_factory_with_the_resolved_settings_exported(
     assert isinstance(app_from_environment(), Starlette)  # what each worker builds
 
 
+def test_the_serving_app_tunes_the_collector_in_both_modes(
+    uvicorn_calls: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlgateway.app  # serve imports create_app from it when it runs
+
+    built: list[dict[str, Any]] = []
+    real = sqlgateway.app.create_app
+
+    def spy(settings: Any, **options: Any) -> Starlette:
+        built.append(options)
+        return real(settings, **options)
+
+    monkeypatch.setattr(sqlgateway.app, "create_app", spy)
+    assert cli.main(["serve", "--database-url", URL, "--port", "8123"]) == 0
+    app_from_environment()  # what each worker of `serve --workers N` builds
+    assert built == [{"tune_gc": True}, {"tune_gc": True}]
+
+
 def test_zero_workers_is_refused(uvicorn_calls: list[Any]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["serve", "--database-url", URL, "--workers", "0"])
