@@ -158,8 +158,9 @@ def tune_collector() -> None:
     collector's view, and young objects are collected after 50,000 net allocations instead of
     700: a request allocates thousands of short-lived objects, and the collector kept walking
     them and the start-up heap. Cyclic garbage (sqlglot trees) waits longer: 20,000 joins
-    checked back to back peaked 9.7 MiB above the start instead of 3.4 MiB. Measured with `bench/experiments.py` (lever `gc_tuned`): +5 to +21 % point
-    lookups per second in 12 interleaved rounds, p99 latency 11–13 ms instead of 12–27 ms.
+    checked back to back peaked 9.7 MiB above the start instead of 3.4 MiB. Measured with
+    `bench/experiments.py` (lever `gc_tuned`): +5 to +21 % point lookups per second in 12
+    interleaved rounds, p99 latency 11–13 ms instead of 12–27 ms.
     """
     gc.collect()
     gc.freeze()

@@ -160,15 +160,18 @@ class CancelOnDisconnect:
                 watcher = asyncio.ensure_future(watch())
             return message
 
+        withdrawn = False  # the watcher's cancellation, once taken back from the task
         try:
             await self.app(scope, receive_body, send)
         except asyncio.CancelledError:
-            if not gone or task.uncancel() > 0:
+            if not gone:
+                raise
+            withdrawn = True
+            if task.uncancel() > 0:
                 raise  # cancelled from outside too (shutdown), not only by the watcher
             logger.info("client disconnected; request cancelled: %s", scope["path"])
         finally:
             if watcher is not None:
                 watcher.cancel()
-            if gone and task.cancelling():
-                # the app finished while the cancellation was on its way: withdraw it
-                task.uncancel()
+            if gone and not withdrawn:
+                task.uncancel()  # the app ended some other way after the watcher cancelled

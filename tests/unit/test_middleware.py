@@ -36,7 +36,7 @@ async def _nothing_sent(message: Message) -> None:
     raise AssertionError(f"nothing should be sent: {message}")
 
 
-def _app(work_s: float, log: list[str]) -> CancelOnDisconnect:
+def _app(work_s: float, log: list[str], *, swallow: bool = False) -> CancelOnDisconnect:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
         log.append("started")
@@ -44,16 +44,20 @@ def _app(work_s: float, log: list[str]) -> CancelOnDisconnect:
             await asyncio.sleep(work_s)
         except asyncio.CancelledError:
             log.append("cancelled")
-            raise
+            if not swallow:
+                raise
         log.append("finished")
 
     return CancelOnDisconnect(app)
 
 
-async def _running(work_s: float) -> tuple[Client, list[str], asyncio.Task[None]]:
+async def _running(
+    work_s: float, *, swallow: bool = False
+) -> tuple[Client, list[str], asyncio.Task[None]]:
     """A client, the app's log and the request's task, once the app has read the body."""
     client, log = Client(), []
-    request = asyncio.ensure_future(_app(work_s, log)(SCOPE, client.receive, _nothing_sent))
+    app = _app(work_s, log, swallow=swallow)
+    request = asyncio.ensure_future(app(SCOPE, client.receive, _nothing_sent))
     for _ in range(500):
         if log:
             break
@@ -119,3 +123,17 @@ async def _a_disconnect_during_an_outside_cancellation_does_not_swallow_it() -> 
     request.cancel()
     with pytest.raises(asyncio.CancelledError):
         await request
+    assert request.cancelling() == 1  # the outside cancellation is still counted
+
+
+def test_an_app_that_swallows_the_cancellation_leaves_none_pending() -> None:
+    asyncio.run(_an_app_that_swallows_the_cancellation_leaves_none_pending())
+
+
+async def _an_app_that_swallows_the_cancellation_leaves_none_pending() -> None:
+    client, log, request = await _running(30, swallow=True)
+    client.leave()
+    await asyncio.wait({request}, timeout=5)
+    request.result()
+    assert log == ["started", "cancelled", "finished"]
+    assert request.cancelling() == 0
