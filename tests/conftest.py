@@ -171,18 +171,38 @@ def audit_dsn(pg_admin_dsn: str, demo: DemoDatabase) -> str:
     )
 
 
+def fetch_sql(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+    """The rows of `sql` run in a session of its own on `dsn`."""
+
+    async def run() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return list(await conn.fetch(sql, *args))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def execute_sql(dsn: str, *statements: str) -> None:
+    """Run `statements` in one session, in order; the first failure is raised."""
+
+    async def run() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def audit_fetch(pg_admin_dsn: str, sql: str) -> list[asyncpg.Record]:
     """Run SQL as the superuser on the audit database."""
     from sqlgateway.demo import derive_dsn
 
-    async def go() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(derive_dsn(pg_admin_dsn, database=TEST_AUDIT_DATABASE))
-        try:
-            return list(await conn.fetch(sql))
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+    return fetch_sql(derive_dsn(pg_admin_dsn, database=TEST_AUDIT_DATABASE), sql)
 
 
 ClientFactory = Callable[..., TestClient]
@@ -220,12 +240,4 @@ def client(demo: DemoDatabase) -> Iterator[TestClient]:
 
 def admin_fetch(demo: DemoDatabase, sql: str, *args: Any) -> list[asyncpg.Record]:
     """Run SQL as the superuser on the test database (to check it afterwards)."""
-
-    async def go() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(demo.admin_dsn)
-        try:
-            return list(await conn.fetch(sql, *args))
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
+    return fetch_sql(demo.admin_dsn, sql, *args)

@@ -18,6 +18,7 @@ from conftest import (
     TEST_AUDIT_DATABASE,
     TEST_KEY_NAME,
     ClientFactory,
+    fetch_sql,
     make_settings,
 )
 from integration.live import live_server, load
@@ -107,17 +108,6 @@ def test_the_fingerprint_ignores_literals_case_and_spacing(
     assert first == second != third
 
 
-def _admin(dsn: str, sql: str) -> Any:
-    async def go() -> Any:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetch(sql)
-        finally:
-            await conn.close()
-
-    return asyncio.run(go())
-
-
 def test_postgres_sink_keeps_every_event_across_an_outage(
     make_client: ClientFactory, pg_admin_dsn: str, audit_dsn: str, tmp_path: Path
 ) -> None:
@@ -138,9 +128,9 @@ def test_postgres_sink_keeps_every_event_across_an_outage(
 
     burst(20)
     assert client.get("/readyz").status_code == 200
-    _admin(pg_admin_dsn, f"ALTER DATABASE {AUDIT_DATABASE} ALLOW_CONNECTIONS false")
+    fetch_sql(pg_admin_dsn, f"ALTER DATABASE {AUDIT_DATABASE} ALLOW_CONNECTIONS false")
     try:
-        _admin(
+        fetch_sql(
             pg_admin_dsn,
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             f"WHERE datname = '{AUDIT_DATABASE}'",
@@ -150,12 +140,14 @@ def test_postgres_sink_keeps_every_event_across_an_outage(
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.json()["audit"] != "ok"
     finally:
-        _admin(pg_admin_dsn, f"ALTER DATABASE {AUDIT_DATABASE} ALLOW_CONNECTIONS true")
+        fetch_sql(pg_admin_dsn, f"ALTER DATABASE {AUDIT_DATABASE} ALLOW_CONNECTIONS true")
     burst(20)
     client.__exit__(None, None, None)
 
     admin_audit = derive_dsn(pg_admin_dsn, database=AUDIT_DATABASE)
-    rows = _admin(admin_audit, "SELECT request_id FROM api_test.audit_events WHERE path = '/query'")
+    rows = fetch_sql(
+        admin_audit, "SELECT request_id FROM api_test.audit_events WHERE path = '/query'"
+    )
     stored = [row["request_id"] for row in rows]
     assert sorted(stored) == sorted(ids) and len(stored) == 60
 
@@ -163,7 +155,7 @@ def test_postgres_sink_keeps_every_event_across_an_outage(
 def test_the_reader_role_cannot_touch_the_audit_table(audit_dsn: str, demo: DemoDatabase) -> None:
     reader_to_audit = derive_dsn(demo.reader_dsn, database=AUDIT_DATABASE)
     with pytest.raises(asyncpg.PostgresError):
-        _admin(reader_to_audit, "SELECT 1")
+        fetch_sql(reader_to_audit, "SELECT 1")
 
 
 def test_shutdown_flushes_what_is_still_queued(demo: DemoDatabase, tmp_path: Path) -> None:
@@ -199,7 +191,7 @@ def test_the_executed_sql_names_the_request_in_pg_stat_activity(
     seen: list[Any] = []
     deadline = time.monotonic() + 5
     while not seen and time.monotonic() < deadline:
-        seen = _admin(
+        seen = fetch_sql(
             demo.admin_dsn,
             "SELECT application_name, query FROM pg_stat_activity "
             "WHERE application_name LIKE 'sqlgateway/%' AND query LIKE '%pg_sleep%' "

@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from conftest import execute_sql
 
 from sqlgateway.audit.cli import add_audit_parser
 from sqlgateway.audit.event import NAMES, TABLE, quote_ident, schema_statements
@@ -218,25 +219,16 @@ async def _insert(dsn: str, schema: str, events: list[dict[str, Any]]) -> None:
         await conn.close()
 
 
-async def _execute(dsn: str, *statements: str) -> None:
-    conn = await asyncpg.connect(dsn)
-    try:
-        for statement in statements:
-            await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture(scope="module")
 def audit_dsn(pg_admin_dsn: str) -> Iterator[str]:
     """A database whose `audit_cli.audit_events` holds EVENTS."""
     drop = f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)"
-    asyncio.run(_execute(pg_admin_dsn, drop, f"CREATE DATABASE {DATABASE}"))
+    execute_sql(pg_admin_dsn, drop, f"CREATE DATABASE {DATABASE}")
     dsn = derive_dsn(pg_admin_dsn, database=DATABASE)
-    asyncio.run(_execute(dsn, *schema_statements(SCHEMA)))
+    execute_sql(dsn, *schema_statements(SCHEMA))
     asyncio.run(_insert(dsn, SCHEMA, EVENTS))
     yield dsn
-    asyncio.run(_execute(pg_admin_dsn, drop))
+    execute_sql(pg_admin_dsn, drop)
 
 
 @pytest.fixture(scope="module")
@@ -560,9 +552,7 @@ def test_tail_follows_the_file_across_rotation(
 
 def test_tail_follows_the_table(audit_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
     follow, dsn = "audit_follow", audit_dsn
-    asyncio.run(
-        _execute(dsn, f"DROP SCHEMA IF EXISTS {follow} CASCADE", *schema_statements(follow))
-    )
+    execute_sql(dsn, f"DROP SCHEMA IF EXISTS {follow} CASCADE", *schema_statements(follow))
     asyncio.run(_insert(dsn, follow, EVENTS[:1]))
     thread, codes = _follow_in_thread(
         "tail",
@@ -588,4 +578,4 @@ def test_tail_follows_the_table(audit_dsn: str, capsys: pytest.CaptureFixture[st
     assert codes == [0]
     lines = capsys.readouterr().out.splitlines()
     assert _ids([json.loads(line) for line in lines]) == ["r2", "x", "r9"]
-    asyncio.run(_execute(dsn, f"DROP SCHEMA {follow} CASCADE"))
+    execute_sql(dsn, f"DROP SCHEMA {follow} CASCADE")

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
+from conftest import execute_sql, fetch_sql
 
 from sqlgateway.demo import (
     DEMO_TABLES,
@@ -31,33 +32,8 @@ ROLE = "test_demo_reader"
 SCHEMA_DOCS = Path(__file__).parents[2] / "schema_docs" / "claims.yaml"
 
 
-def fetch(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    async def run() -> list[asyncpg.Record]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            return await conn.fetch(sql, *args)
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
-
-
 def value(dsn: str, sql: str, *args: Any) -> Any:
-    return fetch(dsn, sql, *args)[0][0]
-
-
-def execute(dsn: str, *statements: str) -> None:
-    """Run `statements` in one session, in order; the first failure is raised."""
-
-    async def run() -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            for statement in statements:
-                await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
+    return fetch_sql(dsn, sql, *args)[0][0]
 
 
 def ensure(pg_admin_dsn: str, database: str, claims: int, **kwargs: Any) -> DemoDatabase:
@@ -67,7 +43,7 @@ def ensure(pg_admin_dsn: str, database: str, claims: int, **kwargs: Any) -> Demo
 
 
 def fresh(pg_admin_dsn: str, database: str, claims: int) -> DemoDatabase:
-    execute(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    execute_sql(pg_admin_dsn, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     demo = ensure(pg_admin_dsn, database, claims)
     assert demo.created
     return demo
@@ -91,7 +67,7 @@ def test_has_the_requested_size(demo_db: DemoDatabase) -> None:
     assert counts["adjusters"] == 50
     assert 3 * CLAIMS < counts["claim_events"] < 6 * CLAIMS
     assert counts["payments"] == paid > CLAIMS // 2
-    meta = fetch(demo_db.admin_dsn, "SELECT schema_version, claims FROM sqlgateway_meta.demo")
+    meta = fetch_sql(demo_db.admin_dsn, "SELECT schema_version, claims FROM sqlgateway_meta.demo")
     assert [tuple(row) for row in meta] == [(SCHEMA_VERSION, CLAIMS)]
 
 
@@ -130,22 +106,22 @@ def test_rows_are_deterministic(pg_admin_dsn: str) -> None:
                 for table in DEMO_TABLES
             }
         )
-        execute(pg_admin_dsn, f"DROP DATABASE {database} WITH (FORCE)")
+        execute_sql(pg_admin_dsn, f"DROP DATABASE {database} WITH (FORCE)")
     assert checksums[0] == checksums[1] == SMALL_CHECKSUMS
 
 
 def test_incomplete_or_resized_database_is_recreated(pg_admin_dsn: str) -> None:
     scratch = fresh(pg_admin_dsn, "test_demo_half", SMALL_CLAIMS)
-    execute(scratch.admin_dsn, "DELETE FROM sqlgateway_meta.demo")  # as if the load had failed
+    execute_sql(scratch.admin_dsn, "DELETE FROM sqlgateway_meta.demo")  # as if the load had failed
     assert ensure(pg_admin_dsn, "test_demo_half", SMALL_CLAIMS).created
     resized = ensure(pg_admin_dsn, "test_demo_half", SMALL_CLAIMS + 4)
     assert resized.created
     assert value(resized.admin_dsn, "SELECT count(*) FROM claims") == SMALL_CLAIMS + 4
-    execute(pg_admin_dsn, "DROP DATABASE test_demo_half WITH (FORCE)")
+    execute_sql(pg_admin_dsn, "DROP DATABASE test_demo_half WITH (FORCE)")
 
 
 def test_refuses_to_replace_a_foreign_database(pg_admin_dsn: str) -> None:
-    execute(
+    execute_sql(
         pg_admin_dsn,
         "DROP DATABASE IF EXISTS test_demo_foreign WITH (FORCE)",
         "CREATE DATABASE test_demo_foreign",
@@ -162,7 +138,7 @@ def test_refuses_to_replace_a_foreign_database(pg_admin_dsn: str) -> None:
             == 1
         )
     finally:
-        execute(pg_admin_dsn, "DROP DATABASE test_demo_foreign WITH (FORCE)")
+        execute_sql(pg_admin_dsn, "DROP DATABASE test_demo_foreign WITH (FORCE)")
 
 
 @pytest.mark.parametrize("table", DEMO_TABLES)
@@ -191,7 +167,7 @@ REFUSED = [
 @pytest.mark.parametrize("statement", REFUSED)
 def test_reader_is_refused_by_default(demo_db: DemoDatabase, statement: str) -> None:
     with pytest.raises(asyncpg.PostgresError):
-        execute(demo_db.reader_dsn, statement)
+        execute_sql(demo_db.reader_dsn, statement)
     assert_unchanged(demo_db)
 
 
@@ -199,12 +175,12 @@ def test_reader_is_refused_by_default(demo_db: DemoDatabase, statement: str) -> 
 def test_reader_lacks_the_privilege_even_read_write(demo_db: DemoDatabase, statement: str) -> None:
     # The reader can turn its read-only default off; privileges must still refuse everything.
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
-        execute(demo_db.reader_dsn, "SET default_transaction_read_only = off", statement)
+        execute_sql(demo_db.reader_dsn, "SET default_transaction_read_only = off", statement)
     assert_unchanged(demo_db)
 
 
 def assert_unchanged(demo_db: DemoDatabase) -> None:
-    counts = fetch(
+    counts = fetch_sql(
         demo_db.admin_dsn,
         "SELECT (SELECT count(*) FROM adjusters), (SELECT count(*) FROM claim_events),"
         " (SELECT count(*) FROM pg_largeobject_metadata),"
@@ -217,7 +193,7 @@ def assert_unchanged(demo_db: DemoDatabase) -> None:
 
 
 def test_reader_sessions_are_read_only_and_time_limited(demo_db: DemoDatabase) -> None:
-    settings = fetch(
+    settings = fetch_sql(
         demo_db.reader_dsn,
         "SELECT name, setting, unit FROM pg_settings WHERE name IN"
         " ('default_transaction_read_only', 'statement_timeout',"
@@ -232,7 +208,7 @@ def test_reader_sessions_are_read_only_and_time_limited(demo_db: DemoDatabase) -
 
 
 def test_reader_role_has_least_privilege(demo_db: DemoDatabase) -> None:
-    role = fetch(
+    role = fetch_sql(
         demo_db.admin_dsn,
         "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls,"
         " (SELECT count(*) FROM pg_auth_members WHERE member = r.oid) AS memberships,"
@@ -260,7 +236,7 @@ def test_reader_role_has_least_privilege(demo_db: DemoDatabase) -> None:
         "can_create_table": False,
         "sees_meta": False,
     }
-    grants = fetch(
+    grants = fetch_sql(
         demo_db.admin_dsn,
         "SELECT table_schema, table_name, privilege_type FROM information_schema.table_privileges"
         " WHERE grantee = $1",
@@ -274,7 +250,7 @@ def test_reader_role_has_least_privilege(demo_db: DemoDatabase) -> None:
 def test_existing_role_is_brought_back_to_least_privilege(
     pg_admin_dsn: str, demo_db: DemoDatabase
 ) -> None:
-    execute(
+    execute_sql(
         pg_admin_dsn,
         "DROP ROLE IF EXISTS test_demo_extra",
         "CREATE ROLE test_demo_extra",
@@ -285,7 +261,7 @@ def test_existing_role_is_brought_back_to_least_privilege(
     )
     try:
         assert not ensure(pg_admin_dsn, "test_demo", CLAIMS).created
-        role = fetch(
+        role = fetch_sql(
             pg_admin_dsn,
             "SELECT rolcreatedb, (SELECT count(*) FROM pg_auth_members WHERE member = r.oid)"
             " FROM pg_roles AS r WHERE rolname = $1",
@@ -295,7 +271,7 @@ def test_existing_role_is_brought_back_to_least_privilege(
         assert value(demo_db.reader_dsn, "SHOW default_transaction_read_only") == "on"
         assert value(demo_db.reader_dsn, "SHOW statement_timeout") == "30s"
     finally:
-        execute(pg_admin_dsn, "DROP ROLE test_demo_extra")
+        execute_sql(pg_admin_dsn, "DROP ROLE test_demo_extra")
 
 
 def test_reader_password_is_used_when_given(pg_admin_dsn: str, demo_db: DemoDatabase) -> None:
@@ -344,7 +320,7 @@ def test_foreign_keys_have_no_orphans(demo_db: DemoDatabase) -> None:
         "SELECT count(*) FROM pg_constraint"
         " WHERE contype = 'f' AND connamespace = 'public'::regnamespace",
     )
-    orphans = fetch(
+    orphans = fetch_sql(
         demo_db.admin_dsn,
         "SELECT"
         " (SELECT count(*) FROM policies p LEFT JOIN policyholders h USING (policyholder_id)"
@@ -437,7 +413,7 @@ def test_claims_follow_the_life_cycle(demo_db: DemoDatabase, rule: str) -> None:
 
 
 def test_every_status_occurs(demo_db: DemoDatabase) -> None:
-    statuses = fetch(
+    statuses = fetch_sql(
         demo_db.admin_dsn,
         "SELECT s FROM unnest(enum_range(NULL::claim_status)) AS s"
         " WHERE NOT EXISTS (SELECT FROM claims WHERE status = s)",
@@ -446,7 +422,7 @@ def test_every_status_occurs(demo_db: DemoDatabase) -> None:
 
 
 def test_every_table_and_column_has_a_comment(demo_db: DemoDatabase) -> None:
-    undocumented = fetch(
+    undocumented = fetch_sql(
         demo_db.admin_dsn,
         "SELECT c.relname, a.attname FROM pg_class c"
         " JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
@@ -462,7 +438,7 @@ def test_schema_docs_describe_exactly_the_demo_columns(demo_db: DemoDatabase) ->
     documented = {
         (table["name"], column["name"]) for table in docs["tables"] for column in table["columns"]
     }
-    columns = fetch(
+    columns = fetch_sql(
         demo_db.admin_dsn,
         "SELECT table_name, column_name FROM information_schema.columns"
         " WHERE table_schema = 'public'",
@@ -481,4 +457,4 @@ def schema_docs_examples() -> list[dict[str, str]]:
 def test_schema_docs_examples_run_as_the_reader(
     demo_db: DemoDatabase, example: dict[str, str]
 ) -> None:
-    assert fetch(demo_db.reader_dsn, example["sql"]) != []
+    assert fetch_sql(demo_db.reader_dsn, example["sql"]) != []
