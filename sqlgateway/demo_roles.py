@@ -156,6 +156,17 @@ async def configure_roles(
 
 async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, login: bool) -> None:
     """Create `role` or bring it back to its attributes and settings, a member of nothing."""
+    await ensure_bare_role(db, role, login=login)
+    await execute_sql(db, "ALTER ROLE %I RESET ALL", role)
+    await execute_sql(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
+    if login:
+        for setting, value in _READER_SETTINGS:
+            await execute_sql(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
+
+
+async def ensure_bare_role(db: asyncpg.Connection, role: str, *, login: bool) -> None:
+    """Create `role`, or bring an existing one back, with no privilege attribute (superuser,
+    createdb, createrole, replication, bypassrls), NOINHERIT, and a member of no role."""
     verb = (
         "ALTER"
         if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
@@ -167,11 +178,6 @@ async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, l
         " NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
         role,
     )
-    await execute_sql(db, "ALTER ROLE %I RESET ALL", role)
-    await execute_sql(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
-    if login:
-        for setting, value in _READER_SETTINGS:
-            await execute_sql(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
     for granted, grantor in await db.fetch(
         "SELECT r.rolname, g.rolname FROM pg_auth_members AS m"
         " JOIN pg_roles AS r ON r.oid = m.roleid JOIN pg_roles AS g ON g.oid = m.grantor"

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncpg
 
 from sqlgateway.demo import derive_dsn, derived_password
+from sqlgateway.demo_roles import ensure_bare_role, execute_sql
 
 __all__ = [
     "AUDITOR_ROLE",
@@ -75,7 +76,8 @@ async def ensure_audit_database(
         if role == await server.fetchval("SELECT current_user"):
             raise ProvisionError(f"the audit writer {role!r} must not be the admin role")
         await _ensure_database(server, database)
-        await _ensure_role(server, role)
+        # the writer: may log in, nothing more; member of no role (so it inherits no reads)
+        await ensure_bare_role(server, role, login=True)
         db = await asyncpg.connect(audit_admin_dsn)
         try:
             password = await _configure(db, database, role, reader_role, schema, admin_dsn)
@@ -88,41 +90,12 @@ async def ensure_audit_database(
     return dsn
 
 
-async def _execute(conn: asyncpg.Connection, template: str, *args: str) -> None:
-    """Run `format(template, args...)`: %I quotes an identifier, %L a literal."""
-    await conn.execute(
-        await conn.fetchval("SELECT format($1, VARIADIC $2::text[])", template, args)
-    )
-
-
 async def _ensure_database(server: asyncpg.Connection, database: str) -> None:
     if await server.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
         return
-    await _execute(server, "CREATE DATABASE %I TEMPLATE template0 ENCODING 'UTF8'", database)
-    await _execute(server, "COMMENT ON DATABASE %I IS %L", database, _COMMENT)
-    await _execute(server, "ALTER DATABASE %I SET timezone = 'UTC'", database)
-
-
-async def _ensure_role(server: asyncpg.Connection, role: str) -> None:
-    """The writer: may log in, nothing more; member of no role (so it inherits no reads)."""
-    verb = (
-        "ALTER"
-        if await server.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
-        else "CREATE"
-    )
-    await _execute(
-        server,
-        verb + " ROLE %I LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-        " NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
-        role,
-    )
-    for granted, grantor in await server.fetch(
-        "SELECT r.rolname, g.rolname FROM pg_auth_members AS m"
-        " JOIN pg_roles AS r ON r.oid = m.roleid JOIN pg_roles AS g ON g.oid = m.grantor"
-        " WHERE m.member = $1::regrole",
-        role,
-    ):
-        await _execute(server, "REVOKE %I FROM %I GRANTED BY %I", granted, role, grantor)
+    await execute_sql(server, "CREATE DATABASE %I TEMPLATE template0 ENCODING 'UTF8'", database)
+    await execute_sql(server, "COMMENT ON DATABASE %I IS %L", database, _COMMENT)
+    await execute_sql(server, "ALTER DATABASE %I SET timezone = 'UTC'", database)
 
 
 async def _configure(
@@ -135,21 +108,21 @@ async def _configure(
 ) -> str:
     """Privileges of the audit database, the writer's schema and password (returned)."""
     async with db.transaction():
-        await _execute(db, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
-        await _execute(db, "GRANT CONNECT, CREATE ON DATABASE %I TO %I", database, role)
+        await execute_sql(db, "REVOKE ALL ON DATABASE %I FROM PUBLIC", database)
+        await execute_sql(db, "GRANT CONNECT, CREATE ON DATABASE %I TO %I", database, role)
         await db.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
-        await _execute(db, "CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I", schema, role)
-        await _execute(db, "ALTER SCHEMA %I OWNER TO %I", schema, role)
+        await execute_sql(db, "CREATE SCHEMA IF NOT EXISTS %I AUTHORIZATION %I", schema, role)
+        await execute_sql(db, "ALTER SCHEMA %I OWNER TO %I", schema, role)
         for (table,) in await db.fetch(
             "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace"
             " WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')",
             schema,
         ):  # tables an earlier setup (or an admin) made: the writer must own them to migrate
-            await _execute(db, "ALTER TABLE %I.%I OWNER TO %I", schema, table, role)
+            await execute_sql(db, "ALTER TABLE %I.%I OWNER TO %I", schema, table, role)
         if reader_role is not None and await db.fetchval(
             "SELECT 1 FROM pg_roles WHERE rolname = $1", reader_role
         ):
-            await _execute(db, "REVOKE ALL ON DATABASE %I FROM %I", database, reader_role)
+            await execute_sql(db, "REVOKE ALL ON DATABASE %I FROM %I", database, reader_role)
             if await db.fetchval(
                 "SELECT has_database_privilege($1, $2, 'CONNECT')", reader_role, database
             ):
@@ -168,7 +141,7 @@ async def _configure(
                 role,
                 password,
             )
-        await _execute(db, "ALTER ROLE %I PASSWORD %L", role, password)
+        await execute_sql(db, "ALTER ROLE %I PASSWORD %L", role, password)
     return password
 
 
