@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -169,6 +170,11 @@ def audit_dsn(pg_admin_dsn: str, demo: DemoDatabase) -> str:
             pg_admin_dsn, database=TEST_AUDIT_DATABASE, role=TEST_AUDITOR, reader_role=TEST_READER
         )
     )
+
+
+def read_events(path: Path) -> list[dict[str, Any]]:
+    """The audit events of a JSONL audit file, in order."""
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 def fetch_sql(dsn: str, sql: str, *args: Any) -> list[asyncpg.Record]:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import orjson
 import pytest
 from conftest import (
     TEST_API_KEY,
@@ -20,6 +19,7 @@ from conftest import (
     ClientFactory,
     fetch_sql,
     make_settings,
+    read_events,
 )
 from integration.live import live_server, load
 from prometheus_client.parser import text_string_to_metric_families
@@ -28,10 +28,6 @@ from sqlgateway.demo import DemoDatabase, derive_dsn
 from sqlgateway.guard import GuardPolicy, Verdict
 
 AUDIT_DATABASE = TEST_AUDIT_DATABASE
-
-
-def read_events(path: Path) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
 #: (request, expected outcome): one of each outcome a client can cause.

@@ -8,18 +8,13 @@ import logging
 import threading
 from pathlib import Path
 
-import orjson
 import pytest
-from conftest import TEST_API_KEY, TEST_KEY_NAME, ClientFactory
+from conftest import TEST_API_KEY, TEST_KEY_NAME, ClientFactory, read_events
 
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
 from sqlgateway.logs import JsonFormatter
 
 SELECT = {"sql": "SELECT 1 AS one"}
-
-
-def events(path: Path) -> list[dict[str, object]]:
-    return [orjson.loads(line) for line in path.read_bytes().splitlines()]
 
 
 def test_each_key_form_is_accepted_and_audited_under_the_key_name(
@@ -41,7 +36,7 @@ def test_each_key_form_is_accepted_and_audited_under_the_key_name(
     assert missing.headers["WWW-Authenticate"] == 'Bearer realm="sqlgateway"'
     assert 'error="invalid_token"' in wrong.headers["WWW-Authenticate"]
     client.__exit__(None, None, None)
-    recorded = events(audit_file)
+    recorded = read_events(audit_file)
     assert [e["actor"] for e in recorded] == [TEST_KEY_NAME] * 3 + ["anonymous"] * 2
     assert [e["reason"] for e in recorded[3:]] == ["no credentials", "unknown API key"]
     assert TEST_API_KEY.encode() not in audit_file.read_bytes()
@@ -55,7 +50,7 @@ def test_no_auth_on_loopback_serves_everyone_as_anonymous(
     client.headers.pop("Authorization")
     assert client.post("/query", json=SELECT).status_code == 200
     client.__exit__(None, None, None)
-    [event] = events(audit_file)
+    [event] = read_events(audit_file)
     assert (event["actor"], event["auth_mode"]) == ("anonymous", "none")
 
 
@@ -70,7 +65,7 @@ def test_over_the_rate_an_actor_gets_429_with_retry_after(
     assert limited.json()["error"]["code"] == "rate_limited"
     assert 1 <= int(limited.headers["Retry-After"]) <= 10
     client.__exit__(None, None, None)
-    assert [e["outcome"] for e in events(audit_file)] == ["ok"] * 3 + ["rate_limited"] * 3
+    assert [e["outcome"] for e in read_events(audit_file)] == ["ok"] * 3 + ["rate_limited"] * 3
 
 
 def _sleep_allowed(sql: str, policy: GuardPolicy) -> Verdict:

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
-from conftest import TEST_READER, ClientFactory, admin_fetch
+from conftest import TEST_READER, ClientFactory, admin_fetch, read_events
 from starlette.testclient import TestClient
 
 from sqlgateway.auth.devtoken import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
@@ -208,7 +207,7 @@ def test_refusals_are_audited_with_a_reason_the_caller_never_sees(
     good = client.post("/query", json={"sql": "SELECT 1"}, headers=token(keys, "alice", None))
     assert good.status_code == 200
     client.__exit__(None, None, None)
-    events = [orjson.loads(line) for line in audit_file.read_bytes().splitlines()]
+    events = read_events(audit_file)
     assert [e["outcome"] for e in events] == ["unauthorized", "ok"]
     assert "expired" in events[0]["reason"].lower() and events[1]["actor"] == "alice"
     assert all(e["auth_mode"] == "oauth" for e in events)
