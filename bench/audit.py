@@ -46,9 +46,10 @@ from bench.point import (
 )
 from bench.postgres import CpuMeter
 from bench.stats import Spread, markdown_table, ratio, rotated, verdict
-from sqlgateway.audit.event import TABLE, quote_ident
+from sqlgateway.audit.event import TABLE
 from sqlgateway.audit.jsonl import rotated_files
 from sqlgateway.audit.provision import AUDIT_SCHEMA
+from sqlgateway.db.sql import quote_ident
 
 VARIANTS = ("raw", "audit_off", "audit_jsonl", "audit_postgres")
 LABELS = {

@@ -9,7 +9,7 @@ each follow 8 MiB of memory writes and some unrelated allocation, as inside the 
 asyncpg, uvicorn and PostgreSQL run between two guard calls. Cold is what a request pays: a
 guard timed inside the running gateway (bench/experiments.py) costs about the cold figure.
 
-"shape cache" calls go through the server's VerdictCache (sqlgateway/verdict_cache.py) with
+"shape cache" calls go through the server's VerdictCache (sqlgateway/guard/verdict_cache.py) with
 the same distinct texts: the server checks a query once per shape (plain integers masked) and
 then only tokenizes the next text of that shape and puts its integers into the SQL the guard
 rendered. That is what a model asking the same question about other ids or amounts pays; a
@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.stats import Spread, markdown_table, percentile, rotated, verdict
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
-from sqlgateway.verdict_cache import VerdictCache
+from sqlgateway.guard.verdict_cache import VerdictCache
 
 TARGET_MEDIAN_US = 100.0
 _EVICT_BYTES = 8 * 1024 * 1024  # twice this machine's L2; size it past yours

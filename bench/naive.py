@@ -27,7 +27,7 @@ from bench.large import QUERIES
 from bench.memory import MIB, PeakSampler, hwm_bytes, reset_hwm, rss_bytes
 from bench.point import executor_settings
 from bench.stats import Spread, markdown_table, ratio, rotated
-from sqlgateway.executor import Database, QueryPlan
+from sqlgateway.db.executor import Database, QueryPlan
 
 VARIANTS = ("naive", "executor")
 NAIVE_MAX_CHARS = 95_000

@@ -35,7 +35,7 @@ from bench.gateway import HOST, GatewayProcess
 from bench.http_load import LoadResult, build_request, query_request, run_load
 from bench.postgres import CpuMeter
 from bench.stats import Spread, markdown_table, percentile, ratio, rotated, verdict
-from sqlgateway.executor import Database, QueryPlan
+from sqlgateway.db.executor import Database, QueryPlan
 from sqlgateway.settings import Settings
 
 VARIANTS = ("healthz", "gateway", "gateway_nocost", "gateway_2w", "floor", "executor", "raw")

@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 
 from sqlgateway.audit.provision import ensure_audit_database
-from sqlgateway.demo import DemoDatabase, ensure_demo
-from sqlgateway.embedded import EmbeddedServer, start_embedded
+from sqlgateway.demo.database import DemoDatabase, ensure_demo
+from sqlgateway.demo.embedded import EmbeddedServer, start_embedded
 
 READER_ROLE = "sqlgateway_bench_reader"
 

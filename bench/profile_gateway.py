@@ -26,11 +26,11 @@ from bench.postgres import bench_server
 #: Layers, by the first matching path fragment seen from the leaf up.
 LAYERS = (
     ("guard (sqlglot parse/render)", ("sqlglot", "sqlgateway/guard")),
-    ("cost check (EXPLAIN JSON)", ("sqlgateway/cost.py",)),
-    ("encoder", ("sqlgateway/encode.py",)),
+    ("cost check (EXPLAIN JSON)", ("sqlgateway/guard/cost.py",)),
+    ("encoder", ("sqlgateway/db/encode.py",)),
     ("asyncpg driver", ("asyncpg",)),
-    ("request body / pydantic", ("sqlgateway/body.py", "pydantic")),
-    ("starlette routing/middleware", ("starlette", "sqlgateway/middleware.py")),
+    ("request body / pydantic", ("sqlgateway/http/body.py", "pydantic")),
+    ("starlette routing/middleware", ("starlette", "sqlgateway/http/middleware.py")),
     ("uvicorn HTTP (httptools)", ("uvicorn",)),
 )
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bench.point import RAW_BEGIN, executor_settings, lookup_sql, raw_pool
 from bench.stats import markdown_table
-from sqlgateway.executor import Database, QueryPlan
+from sqlgateway.db.executor import Database, QueryPlan
 
 
 class CountingProxy:

@@ -11,23 +11,19 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
 
-from sqlgateway.api.health import healthz, metrics, readyz
-from sqlgateway.api.openapi import openapi_json, openapi_yaml
-from sqlgateway.api.privacy import load_privacy_policy, privacy
-from sqlgateway.api.query import run_query
-from sqlgateway.api.schema import get_schema
+from sqlgateway.api.privacy import load_privacy_policy
 from sqlgateway.audit.setup import build_trail
 from sqlgateway.audit.trail import AuditTrail
 from sqlgateway.auth import Authenticator, NoAuthenticator
 from sqlgateway.auth.api_keys import ApiKeyAuthenticator
+from sqlgateway.catalog.schema_docs import load_schema_docs
+from sqlgateway.db.executor import Database
 from sqlgateway.errors import GatewayError, UnavailableError
-from sqlgateway.executor import Database
 from sqlgateway.guard import check_sql
-from sqlgateway.middleware import AuthMiddleware, CancelOnDisconnect, RequestLog
-from sqlgateway.responses import handle_gateway_error, handle_http_exception, handle_unexpected
-from sqlgateway.schema_docs import load_schema_docs
+from sqlgateway.http.middleware import AuthMiddleware, CancelOnDisconnect, RequestLog
+from sqlgateway.http.responses import handle_gateway_error, handle_http_exception, handle_unexpected
+from sqlgateway.routes import starlette_routes
 from sqlgateway.services import Guard, Services
 from sqlgateway.settings import Settings
 
@@ -107,18 +103,8 @@ def create_app(
         Middleware(CancelOnDisconnect),
         Middleware(AuthMiddleware, settings=settings),
     ]
-    routes = [
-        Route("/query", run_query, methods=["POST"]),
-        Route("/schema", get_schema, methods=["GET"]),
-        Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", readyz, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
-        Route("/privacy", privacy, methods=["GET"]),
-        Route("/openapi.yaml", openapi_yaml, methods=["GET"]),
-        Route("/openapi.json", openapi_json, methods=["GET"]),
-    ]
     return Starlette(
-        routes=routes,
+        routes=starlette_routes(),
         middleware=middleware,
         lifespan=lifespan,
         exception_handlers={

@@ -15,8 +15,8 @@ from sqlgateway import __version__
 from sqlgateway.settings import Settings
 
 if TYPE_CHECKING:
-    from sqlgateway.introspect import LiveTable
-    from sqlgateway.schema_docs import SchemaDocs
+    from sqlgateway.catalog.introspect import LiveTable
+    from sqlgateway.catalog.schema_docs import SchemaDocs
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -39,8 +39,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _openapi(args: argparse.Namespace) -> int:
-    from sqlgateway.api.openapi import build_spec, render_yaml
-    from sqlgateway.openapi_lint import lint_spec
+    from sqlgateway.spec.lint import lint_spec
+    from sqlgateway.spec.openapi import build_spec, render_yaml
 
     settings = load_settings()
     if args.file:
@@ -63,7 +63,8 @@ def _openapi(args: argparse.Namespace) -> int:
 def _docs(settings: Settings, *, demo: bool) -> SchemaDocs | None:
     """The schema docs of SQLGATEWAY_SCHEMA_DOCS_DIR (the demo's when `demo` and unset);
     exits 1 with every problem when they are invalid."""
-    from sqlgateway.schema_docs import SchemaDocsError, demo_docs_dir, load_schema_docs
+    from sqlgateway.catalog.schema_docs import SchemaDocsError, load_schema_docs
+    from sqlgateway.demo.files import demo_docs_dir
 
     directory = settings.schema_docs_dir or (demo_docs_dir() if demo else None)
     if directory is None:
@@ -76,13 +77,13 @@ def _docs(settings: Settings, *, demo: bool) -> SchemaDocs | None:
 
 
 def _live_tables(url: str, settings: Settings) -> tuple[LiveTable, ...]:
-    from sqlgateway.introspect import read_live_tables_at
+    from sqlgateway.catalog.introspect import read_live_tables_at
 
     return asyncio.run(read_live_tables_at(url, settings))
 
 
 def _schema_docs_check(args: argparse.Namespace) -> int:
-    from sqlgateway.drift import find_drift
+    from sqlgateway.catalog.drift import find_drift
 
     settings = load_settings(schema_docs_dir=args.dir)
     docs = _docs(settings, demo=False)
@@ -103,7 +104,7 @@ def _schema_docs_check(args: argparse.Namespace) -> int:
 def _schema_docs_generate(args: argparse.Namespace) -> int:
     import asyncpg
 
-    from sqlgateway.draft import draft_schema_docs
+    from sqlgateway.catalog.draft import draft_schema_docs
 
     settings = load_settings()
     url = _database_url(args, settings)
@@ -133,8 +134,8 @@ def _schema_docs_generate(args: argparse.Namespace) -> int:
 
 
 def _gpt_instructions(args: argparse.Namespace) -> int:
-    from sqlgateway.catalog import merge
-    from sqlgateway.instructions import build_instructions
+    from sqlgateway.catalog.instructions import build_instructions
+    from sqlgateway.catalog.model import merge
 
     settings = load_settings(schema_docs_dir=args.dir)
     url = args.database_url or (
@@ -159,7 +160,7 @@ def _database_url(args: argparse.Namespace, settings: Settings) -> str:
 def _check_role(args: argparse.Namespace) -> int:
     import asyncpg
 
-    from sqlgateway.role import inspect_role
+    from sqlgateway.role.inspect import inspect_role
 
     settings = load_settings()
     url = _database_url(args, settings)
@@ -179,7 +180,7 @@ def _check_role(args: argparse.Namespace) -> int:
 def _provision_role(args: argparse.Namespace) -> int:
     import asyncpg
 
-    from sqlgateway.role import provision_sql
+    from sqlgateway.role.provision import provision_sql
 
     settings = load_settings()
     sql = provision_sql(

@@ -5,6 +5,8 @@
     │   ├── RejectedError           400 rejected: the SQL is valid but not allowed (names the construct)
     │   └── SQLSyntaxError          400 syntax_error: the SQL does not parse (line, column, excerpt)
     ├── QueryError                  400 query_error: PostgreSQL refused the statement (SQLSTATE, hint)
+    │   ├── UnknownTableError       … because a table or view does not exist (42P01)
+    │   └── UnknownColumnError      … because a column does not exist (42703)
     ├── QueryTimeoutError           504 timeout: statement timeout or request deadline reached
     ├── InvalidRequestError         400/422 invalid_request: body is not JSON or has wrong fields
     ├── PayloadTooLargeError        413 payload_too_large: request body over the limit
@@ -45,6 +47,12 @@ class GatewayError(Exception):
         self.sqlstate = sqlstate
         self.position = position
         self.headers = headers or {}
+
+    def add_hint(self, text: str) -> None:
+        """Append `text` to the hint (the one way hints grow: "first; second")."""
+        if not text:
+            return
+        self.hint = f"{self.hint.rstrip().rstrip('.')}; {text}" if self.hint else text
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -104,6 +112,14 @@ class SQLSyntaxError(GuardError):
 class QueryError(GatewayError):
     status_code = 400
     code = "query_error"
+
+
+class UnknownTableError(QueryError):
+    """PostgreSQL found no such table or view; the query endpoint adds did-you-mean hints."""
+
+
+class UnknownColumnError(QueryError):
+    """PostgreSQL found no such column; the query endpoint adds did-you-mean hints."""
 
 
 class QueryTimeoutError(GatewayError):
@@ -177,6 +193,49 @@ class UnavailableError(GatewayError):
 class InternalError(GatewayError):
     status_code = 500
     code = "internal_error"
+
+
+#: Widest excerpt line shown under an error, in characters.
+EXCERPT_CHARS = 72
+
+
+def caret_excerpt(sql: str, offset: int) -> str:
+    """The line of `sql` holding the 0-based `offset`, clipped around it, with a caret under
+    the offset: the one excerpt shape of guard, dialect and database errors.
+
+    >>> print(caret_excerpt("SELECT x\nFROM t WHERE y = = 1", 20))
+      FROM t WHERE y = = 1
+                 ^
+    """
+    offset = max(0, min(offset, len(sql)))
+    start = sql.rfind("\n", 0, offset) + 1
+    end = sql.find("\n", offset)
+    text = sql[start : len(sql) if end < 0 else end].rstrip("\r")
+    caret = offset - start
+    if len(text) > EXCERPT_CHARS:
+        left = max(0, min(caret - EXCERPT_CHARS // 2, len(text) - EXCERPT_CHARS))
+        text = text[left : left + EXCERPT_CHARS]
+        caret -= left
+    text = "".join(" " if char in "\t\v\f" else char for char in text)
+    return f"  {text}\n  {' ' * caret}^"
+
+
+def error_codes() -> tuple[str, ...]:
+    """Every stable `code` a response can carry, in the order of the tree above.
+
+    >>> error_codes()[:3]
+    ('rejected', 'syntax_error', 'query_error')
+    """
+    codes: list[str] = []
+
+    def visit(kind: type[GatewayError]) -> None:
+        for sub in kind.__subclasses__():
+            if "code" in vars(sub) and sub.code not in codes:  # its own code, not inherited
+                codes.append(sub.code)
+            visit(sub)
+
+    visit(GatewayError)
+    return tuple(codes)
 
 
 def audit_reason(error: GatewayError) -> str:

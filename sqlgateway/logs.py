@@ -14,12 +14,14 @@ import json
 import logging
 import logging.config
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from sqlgateway.record import RequestRecord
-from sqlgateway.settings import Settings
+from sqlgateway.http.record import RequestRecord
+
+if TYPE_CHECKING:
+    from sqlgateway.settings import Settings
 
 #: Uvicorn's TRACE level, below DEBUG.
 TRACE = 5

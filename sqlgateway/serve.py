@@ -25,8 +25,8 @@ def serve(args: argparse.Namespace) -> int:
 
     from sqlgateway.api.privacy import PrivacyPolicyError
     from sqlgateway.app import create_app
+    from sqlgateway.catalog.schema_docs import SchemaDocsError
     from sqlgateway.logs import uvicorn_log_config
-    from sqlgateway.schema_docs import SchemaDocsError
 
     overrides: dict[str, Any] = {
         "host": args.host,
@@ -37,8 +37,8 @@ def serve(args: argparse.Namespace) -> int:
     settings = load_settings(**overrides)
     server = None
     if settings.database_url is None:
-        from sqlgateway.demo import DemoError, ensure_demo
-        from sqlgateway.embedded import EmbeddedServerError, start_embedded
+        from sqlgateway.demo.database import DemoError, ensure_demo
+        from sqlgateway.demo.embedded import EmbeddedServerError, start_embedded
 
         started = time.perf_counter()
         print(f"sqlgateway: starting embedded PostgreSQL in {settings.embedded_data_dir} …")
@@ -56,12 +56,12 @@ def serve(args: argparse.Namespace) -> int:
         )
         overrides["database_url"] = database.reader_dsn
         if settings.schema_docs_dir is None:
-            from sqlgateway.schema_docs import demo_docs_dir
+            from sqlgateway.demo.files import demo_docs_dir
 
             overrides["schema_docs_dir"] = demo_docs_dir()
         if settings.audit_sink in ("auto", "postgres") and settings.audit_database_url is None:
             from sqlgateway.audit.provision import ensure_audit_database
-            from sqlgateway.demo import READER_ROLE
+            from sqlgateway.demo.database import READER_ROLE
 
             # the demo's audit trail: a separate database of the same server, its own role
             overrides["audit_database_url"] = asyncio.run(
@@ -119,7 +119,7 @@ def serve(args: argparse.Namespace) -> int:
             uvicorn.run(app, **options)
         else:
             # each worker process builds its own app (and pools) from the environment
-            from sqlgateway.metrics import worker_metrics_dir
+            from sqlgateway.metrics.registry import worker_metrics_dir
 
             os.environ.update(_worker_environment(overrides))
             # one metrics directory shared by the workers: every scrape sees all of them
@@ -175,7 +175,7 @@ def _audit_banner(settings: Settings) -> str:
     if destination == "jsonl":
         return f"{settings.audit_file}"
     assert settings.audit_database_url is not None
-    from sqlgateway.pools import describe_dsn
+    from sqlgateway.db.pools import describe_dsn
 
     where = describe_dsn(settings.audit_database_url.get_secret_value())
     return f"PostgreSQL {where}, table {settings.audit_schema}.audit_events"

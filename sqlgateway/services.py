@@ -8,18 +8,18 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from sqlgateway.api.openapi import build_spec, render_yaml
 from sqlgateway.api.privacy import PrivacyPolicy, load_privacy_policy
 from sqlgateway.auth import Authenticator
-from sqlgateway.catalog import CatalogSource
-from sqlgateway.executor import Database
+from sqlgateway.catalog.schema_docs import SchemaDocs
+from sqlgateway.catalog.source import CatalogSource
+from sqlgateway.db.executor import Database
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
-from sqlgateway.metrics import Metrics
-from sqlgateway.ratelimit import RateLimiter
-from sqlgateway.schema_docs import SchemaDocs
+from sqlgateway.guard.verdict_cache import VerdictCache
+from sqlgateway.http.ratelimit import RateLimiter
+from sqlgateway.metrics.registry import Metrics
 from sqlgateway.settings import Settings
-from sqlgateway.verdict_cache import VerdictCache
+from sqlgateway.spec.openapi import build_spec, render_yaml
 
 if TYPE_CHECKING:
     from sqlgateway.audit.trail import AuditTrail

@@ -16,6 +16,9 @@ import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from sqlgateway.guard.policy import function_names, relation_names, schema_names
+from sqlgateway.logs import log_level
+
 #: The GPT action platform cuts requests at 45 s and payloads at 100,000 characters.
 PLATFORM_REQUEST_TIMEOUT_MS = 45_000
 PLATFORM_MAX_PAYLOAD_CHARS = 100_000
@@ -373,7 +376,11 @@ class Settings(BaseSettings):
     audit_flush_ms: int = Field(
         default=200, ge=1, description="Longest an event waits in memory before it is written."
     )
-    log_level: str = Field(default="info", description="Log level of the service's own logs.")
+    log_level: str = Field(
+        default="info",
+        description="Log level of the service's own logs: trace, debug, info, warning, error "
+        "or critical.",
+    )
     log_format: Literal["json", "text"] = Field(
         default="json",
         description="Service logs (not the audit trail) as JSON lines, one per request with "
@@ -417,6 +424,30 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("API key names must be unique: the name is the actor")
         return value
+
+    @field_validator("allowed_functions")
+    @classmethod
+    def _function_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        function_names(value)
+        return value
+
+    @field_validator("allowed_schemas")
+    @classmethod
+    def _schema_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        schema_names(value)
+        return value
+
+    @field_validator("allowed_tables", "allowed_system_relations")
+    @classmethod
+    def _relation_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        relation_names(value)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        log_level(value)  # ValueError names the choices
+        return value.strip().lower()
 
     @field_validator("oauth_algorithms")
     @classmethod

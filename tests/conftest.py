@@ -25,12 +25,24 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+import yaml
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
 from sqlgateway.auth.api_keys import key_entry
-from sqlgateway.demo import DemoDatabase, ensure_demo
+from sqlgateway.demo.database import DemoDatabase, ensure_demo
+from sqlgateway.guard import GuardPolicy
 from sqlgateway.settings import Settings
+
+# The developer's environment must not change what the tests see: every SQLGATEWAY_* setting
+# is cleared (the SQLGATEWAY_TEST_* variables above choose the test database and stay).
+for _name in [n for n in os.environ if n.startswith("SQLGATEWAY_")]:
+    if not _name.startswith("SQLGATEWAY_TEST_"):
+        del os.environ[_name]
+
+#: The repository root, and the SQL corpora the guard and the attack tests share.
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS_DIR = ROOT / "tests" / "corpus"
 
 DEFAULT_IMAGE = "postgres:17"
 TEST_API_KEY = "test-key-0123456789-abcdefghij"
@@ -121,7 +133,7 @@ def _testcontainers(config: pytest.Config) -> Iterator[str]:
 
 
 def _embedded(config: pytest.Config) -> Iterator[str]:
-    from sqlgateway.embedded import start_embedded
+    from sqlgateway.demo.embedded import start_embedded
 
     base = Path(tempfile.mkdtemp(prefix="sqlgateway-test-"))
     server = start_embedded(base / "pgdata", delete_on_stop=True)
@@ -206,7 +218,7 @@ def execute_sql(dsn: str, *statements: str) -> None:
 
 def audit_fetch(pg_admin_dsn: str, sql: str) -> list[asyncpg.Record]:
     """Run SQL as the superuser on the audit database."""
-    from sqlgateway.demo import derive_dsn
+    from sqlgateway.demo.database import derive_dsn
 
     return fetch_sql(derive_dsn(pg_admin_dsn, database=TEST_AUDIT_DATABASE), sql)
 
@@ -247,3 +259,43 @@ def client(demo: DemoDatabase) -> Iterator[TestClient]:
 def admin_fetch(demo: DemoDatabase, sql: str, *args: Any) -> list[asyncpg.Record]:
     """Run SQL as the superuser on the test database (to check it afterwards)."""
     return fetch_sql(demo.admin_dsn, sql, *args)
+
+
+# -- the shared SQL corpora (tests/corpus/*.yaml) ------------------------------------------
+
+
+def load_corpus(name: str) -> list[dict[str, Any]]:
+    """The entries of tests/corpus/<name>.yaml."""
+    entries = yaml.safe_load((CORPUS_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    assert isinstance(entries, list)
+    return entries
+
+
+_REFUSED = load_corpus("refused")
+_ACCEPTED = load_corpus("accepted")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that take ``refused_entry`` or ``accepted_entry`` run once per corpus entry."""
+    if "refused_entry" in metafunc.fixturenames:
+        ids = [f"{i}-{entry['family']}" for i, entry in enumerate(_REFUSED)]
+        metafunc.parametrize("refused_entry", _REFUSED, ids=ids)
+    if "accepted_entry" in metafunc.fixturenames:
+        ids = [f"{i}-{entry['note'][:40]}" for i, entry in enumerate(_ACCEPTED)]
+        metafunc.parametrize("accepted_entry", _ACCEPTED, ids=ids)
+
+
+@pytest.fixture(scope="session")
+def refused_corpus() -> list[dict[str, Any]]:
+    return _REFUSED
+
+
+@pytest.fixture(scope="session")
+def accepted_corpus() -> list[dict[str, Any]]:
+    return _ACCEPTED
+
+
+@pytest.fixture(scope="session")
+def policy() -> GuardPolicy:
+    """The guard's built-in policy (no site additions)."""
+    return GuardPolicy()

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sqlgateway.errors import UnavailableError
-from sqlgateway.record import RequestRecord
-from sqlgateway.responses import JSON
+from sqlgateway.http.record import RequestRecord
+from sqlgateway.http.responses import JSON
 
 if TYPE_CHECKING:
     from sqlgateway.services import Services

@@ -13,7 +13,7 @@ them out) but never with example values.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import sqlglot
@@ -22,11 +22,13 @@ from sqlglot.errors import SqlglotError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from sqlgateway.catalog import Catalog, ColumnInfo, TableInfo
+from sqlgateway.catalog.model import Catalog, ColumnInfo, TableInfo
+from sqlgateway.catalog.suggest import closest
 from sqlgateway.errors import InvalidRequestError, NotFoundError
-from sqlgateway.responses import JSON
-from sqlgateway.services import Services
-from sqlgateway.suggest import closest
+from sqlgateway.http.responses import JSON
+
+if TYPE_CHECKING:
+    from sqlgateway.services import Services
 
 #: Characters of a column description kept in the overview (the detail has all of it).
 SHORT_DESCRIPTION_CHARS = 90

@@ -31,7 +31,7 @@ from sqlgateway.audit.report import (
 )
 
 if TYPE_CHECKING:
-    from sqlgateway.embedded import EmbeddedServer
+    from sqlgateway.demo.embedded import EmbeddedServer
 
 EVENT_FORMATS = ("table", "json", "jsonl", "csv")
 REPORT_FORMATS = ("table", "json", "csv")
@@ -216,8 +216,8 @@ def _demo_trail(args: argparse.Namespace) -> tuple[EmbeddedServer, TrailSource]:
     for this command), as `serve` provisions it."""
     from sqlgateway.audit.provision import ensure_audit_database
     from sqlgateway.cli import load_settings
-    from sqlgateway.demo import READER_ROLE
-    from sqlgateway.embedded import start_embedded
+    from sqlgateway.demo.database import READER_ROLE
+    from sqlgateway.demo.embedded import start_embedded
 
     settings = load_settings()
     server = start_embedded(settings.embedded_data_dir)

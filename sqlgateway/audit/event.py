@@ -7,6 +7,8 @@ microseconds; durations are milliseconds.
 
 from __future__ import annotations
 
+from sqlgateway.db.sql import quote_ident
+
 #: (name, PostgreSQL type) of every event field, in column order.
 FIELDS: tuple[tuple[str, str], ...] = (
     ("ts", "timestamptz NOT NULL"),
@@ -18,6 +20,9 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("user_agent", "text"),
     ("method", "text NOT NULL"),
     ("path", "text NOT NULL"),
+    ("protocol", "text"),
+    ("operation", "text"),
+    ("parameters", "jsonb"),
     ("sql_received", "text"),
     ("sql_executed", "text"),
     ("dialect", "text"),
@@ -42,11 +47,10 @@ NAMES: tuple[str, ...] = tuple(name for name, _ in FIELDS)
 #: The table's name inside SQLGATEWAY_AUDIT_SCHEMA.
 TABLE = "audit_events"
 #: Version of the table's layout; `schema_statements` migrates older layouts up to it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+#: Columns added after layout version 1, added to an older table by the migration.
+ADDED_COLUMNS: tuple[str, ...] = ("protocol", "operation", "parameters")
 
 
 def schema_statements(schema: str) -> list[str]:
@@ -60,6 +64,11 @@ def schema_statements(schema: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {s}.schema_version (version integer NOT NULL)",
         f"CREATE TABLE IF NOT EXISTS {table} (\n    id bigint GENERATED ALWAYS AS IDENTITY "
         f"PRIMARY KEY,\n    {columns}\n)",
+        *(
+            f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {quote_ident(name)} {kind}"
+            for name, kind in FIELDS
+            if name in ADDED_COLUMNS
+        ),
         f"CREATE UNIQUE INDEX IF NOT EXISTS audit_events_request_id ON {table} (request_id)",
         f"CREATE INDEX IF NOT EXISTS audit_events_ts ON {table} (ts)",
         f"CREATE INDEX IF NOT EXISTS audit_events_actor_ts ON {table} (actor, ts)",

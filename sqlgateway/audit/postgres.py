@@ -34,6 +34,7 @@ from asyncpg.pool import PoolConnectionProxy
 from sqlgateway.audit import event
 from sqlgateway.audit.jsonl import encode_event
 from sqlgateway.audit.trail import AuditEventError
+from sqlgateway.db.sql import quote_ident
 
 __all__ = ["APPLICATION_NAME", "PostgresSink", "migrate"]
 
@@ -58,8 +59,8 @@ class PostgresSink:
         self._timeout_s = timeout_s
         self._pool: asyncpg.Pool | None = None
         self._opening = asyncio.Lock()
-        table = f"{event.quote_ident(schema)}.{event.TABLE}"
-        columns = ", ".join(event.quote_ident(name) for name in event.NAMES)
+        table = f"{quote_ident(schema)}.{event.TABLE}"
+        columns = ", ".join(quote_ident(name) for name in event.NAMES)
         self._insert = (
             f"INSERT INTO {table} ({columns}) SELECT {columns}"
             f" FROM json_populate_recordset(NULL::{table}, $1::json)"
@@ -153,7 +154,7 @@ async def migrate(conn: Connection, schema: str) -> None:
 
     Nothing is run (so no DDL privilege is needed) when `schema_version` already says so.
     Several processes may call this at once: a transaction-level advisory lock orders them."""
-    s = event.quote_ident(schema)
+    s = quote_ident(schema)
     lock = int.from_bytes(hashlib.sha256(f"sqlgateway audit {schema}".encode()).digest()[:8])
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", lock - (1 << 63))
@@ -183,11 +184,11 @@ async def migrate(conn: Connection, schema: str) -> None:
 
 
 async def _stored_version(conn: Connection, schema: str) -> int | None:
-    table = f"{event.quote_ident(schema)}.schema_version"
+    table = f"{quote_ident(schema)}.schema_version"
     if await conn.fetchval("SELECT to_regclass($1)", table) is None:
         return None
     if (
-        await conn.fetchval("SELECT to_regclass($1)", f"{event.quote_ident(schema)}.{event.TABLE}")
+        await conn.fetchval("SELECT to_regclass($1)", f"{quote_ident(schema)}.{event.TABLE}")
         is None
     ):
         return None

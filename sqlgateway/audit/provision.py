@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncpg
 
-from sqlgateway.demo import derive_dsn, derived_password
-from sqlgateway.demo_roles import ensure_bare_role, execute_sql
+from sqlgateway.demo.database import derive_dsn, derived_password
+from sqlgateway.demo.roles import ensure_bare_role, execute_sql
 
 __all__ = [
     "AUDITOR_ROLE",

@@ -27,8 +27,9 @@ from typing import IO, Any, Literal, Protocol
 
 import asyncpg
 
-from sqlgateway.audit.event import NAMES, TABLE, quote_ident
+from sqlgateway.audit.event import NAMES, TABLE
 from sqlgateway.audit.jsonl import decode_line, rotated_files
+from sqlgateway.db.sql import quote_ident
 from sqlgateway.guard.relations import DEFAULT_SCHEMA
 
 Event = dict[str, Any]

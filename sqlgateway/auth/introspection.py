@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 
 from sqlgateway.errors import UnavailableError
 
@@ -86,14 +86,14 @@ class Introspector:
         client_secret: str,
         issuer: str,
         audience: str,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         cache_s: float,
         leeway_s: float = 0,
         clock: Callable[[], float] = time.time,
         max_entries: int = MAX_CACHE_ENTRIES,
     ) -> None:
         self._url = url
-        self._auth = httpx.BasicAuth(client_id, client_secret)
+        self._auth = httpx2.BasicAuth(client_id, client_secret)
         self._issuer = issuer
         self._audience = audience
         self._http = http
@@ -134,7 +134,7 @@ class Introspector:
                 auth=self._auth,
                 headers={"Accept": "application/json"},
             )
-        except (httpx.HTTPError, httpx.InvalidURL) as error:
+        except (httpx2.HTTPError, httpx2.InvalidURL) as error:
             logger.warning("token introspection failed: %s", type(error).__name__)
             raise UnavailableError(
                 "identity provider unreachable", retry_after_s=RETRY_AFTER_S

@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlparse
 from urllib.request import url2pathname
 
-import httpx
+import httpx2
 import jwt
 
 from sqlgateway.errors import UnavailableError
@@ -124,7 +124,7 @@ class JwksCache:
         self,
         url: str,
         *,
-        http: httpx.AsyncClient,
+        http: httpx2.AsyncClient,
         cache_s: float,
         min_refresh_s: float,
         clock: Callable[[], float] = time.time,
@@ -185,7 +185,7 @@ class JwksCache:
             started = self._clock()
             try:
                 keys = parse_jwks(await self._fetch())
-            except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
+            except (httpx2.HTTPError, httpx2.InvalidURL, OSError, ValueError) as error:
                 # the URL and the response body are operator data, never a caller's
                 logger.warning("JWKS fetch failed: %s: %s", type(error).__name__, error)
             else:

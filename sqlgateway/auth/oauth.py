@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import httpx
+import httpx2
 import jwt
 import jwt.exceptions
 from starlette.datastructures import Headers
@@ -129,7 +129,7 @@ class OAuthAuthenticator:
         self,
         settings: Settings,
         *,
-        http: httpx.AsyncClient | None = None,
+        http: httpx2.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not (settings.oauth_issuer and settings.oauth_audience):
@@ -147,7 +147,7 @@ class OAuthAuthenticator:
         self._actor_claim = settings.oauth_actor_claim
         self._required_scopes = settings.oauth_required_scopes
         self._owns_http = http is None
-        self._http = http if http is not None else httpx.AsyncClient(timeout=HTTP_TIMEOUT_S)
+        self._http = http if http is not None else httpx2.AsyncClient(timeout=HTTP_TIMEOUT_S)
         self._jwks: JwksCache | None = None
         self._introspector: Introspector | None = None
         if settings.oauth_jwks_url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -9,8 +10,35 @@ if TYPE_CHECKING:
     from sqlgateway.settings import Settings
 
 
-def _names(values: frozenset[str] | tuple[str, ...] | list[str]) -> frozenset[str]:
+def _names(values: Iterable[str]) -> frozenset[str]:
     return frozenset(value.strip().lower() for value in values if value.strip())
+
+
+def function_names(values: Iterable[str]) -> frozenset[str]:
+    """Lower-cased ``name`` or ``schema.name`` entries; ValueError names a bad one."""
+    names = _names(values)
+    for name in names:
+        if name.count(".") > 1:
+            raise ValueError(f"allowed function {name!r} must be 'name' or 'schema.name'")
+    return names
+
+
+def schema_names(values: Iterable[str]) -> frozenset[str]:
+    """Lower-cased bare schema names; ValueError names a bad one."""
+    names = _names(values)
+    for name in names:
+        if "." in name:
+            raise ValueError(f"allowed schema {name!r} must be a bare schema name")
+    return names
+
+
+def relation_names(values: Iterable[str]) -> frozenset[str]:
+    """Lower-cased ``schema.table`` names; ValueError names a bad one."""
+    names = _names(values)
+    for name in names:
+        if name.count(".") != 1:
+            raise ValueError(f"allowed relation {name!r} must be written 'schema.table'")
+    return names
 
 
 @dataclass(frozen=True)
@@ -33,22 +61,12 @@ class GuardPolicy:
     allowed_system_relations: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
-        for name in (
-            "extra_functions",
-            "allowed_schemas",
-            "allowed_tables",
-            "allowed_system_relations",
-        ):
-            object.__setattr__(self, name, _names(getattr(self, name)))
-        for name in self.extra_functions:
-            if name.count(".") > 1:
-                raise ValueError(f"allowed function {name!r} must be 'name' or 'schema.name'")
-        for name in self.allowed_schemas:
-            if "." in name:
-                raise ValueError(f"allowed schema {name!r} must be a bare schema name")
-        for name in self.allowed_tables | self.allowed_system_relations:
-            if name.count(".") != 1:
-                raise ValueError(f"allowed relation {name!r} must be written 'schema.table'")
+        object.__setattr__(self, "extra_functions", function_names(self.extra_functions))
+        object.__setattr__(self, "allowed_schemas", schema_names(self.allowed_schemas))
+        object.__setattr__(self, "allowed_tables", relation_names(self.allowed_tables))
+        object.__setattr__(
+            self, "allowed_system_relations", relation_names(self.allowed_system_relations)
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GuardPolicy:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import re
 
-from sqlgateway.errors import SQLSyntaxError
+from sqlgateway.errors import SQLSyntaxError, caret_excerpt
 
 SYNTAX_HINT = (
     "fix the SQL at the caret; the gateway accepts one PostgreSQL SELECT statement "
     "(WITH … SELECT, VALUES and TABLE work too)"
 )
 
-_EXCERPT_CHARS = 72
 _SQLGLOT_CLASS = re.compile(r"<class 'sqlglot\.[\w.]*?(\w+)'>")
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
 
@@ -24,29 +23,25 @@ def locate(sql: str, offset: int) -> tuple[int, int]:
     return line, column
 
 
-def excerpt(sql: str, offset: int) -> str:
-    """The line holding `offset`, clipped around it, with a caret under the offset."""
-    offset = max(0, min(offset, len(sql)))
-    start = sql.rfind("\n", 0, offset) + 1
-    end = sql.find("\n", offset)
-    text = sql[start : len(sql) if end < 0 else end].rstrip("\r")
-    caret = offset - start
-    if len(text) > _EXCERPT_CHARS:
-        left = max(0, min(caret - _EXCERPT_CHARS // 2, len(text) - _EXCERPT_CHARS))
-        text = text[left : left + _EXCERPT_CHARS]
-        caret -= left
-    text = "".join(" " if char in "\t\v\f" else char for char in text)
-    return f"  {text}\n  {' ' * caret}^"
+def clean_problem(problem: str) -> str:
+    """sqlglot's description of a problem, without class reprs or a final period."""
+    return _SQLGLOT_CLASS.sub(r"\1", problem).strip().rstrip(".")
 
 
-def syntax_error(sql: str, offset: int | None, problem: str) -> SQLSyntaxError:
-    """A SQLSyntaxError for `problem` at the 0-based `offset` (None: position unknown)."""
-    problem = _SQLGLOT_CLASS.sub(r"\1", problem).strip().rstrip(".")
+def syntax_error(
+    sql: str, offset: int | None, problem: str, *, source: str = "", hint: str = SYNTAX_HINT
+) -> SQLSyntaxError:
+    """A SQLSyntaxError for `problem` at the 0-based `offset` (None: position unknown).
+    `source` names the dialect when the text is not PostgreSQL (``" in tsql SQL"``)."""
+    problem = clean_problem(problem)
     if offset is None:
-        return SQLSyntaxError(f"syntax error: {problem}", hint=SYNTAX_HINT)
+        return SQLSyntaxError(f"syntax error{source}: {problem}", hint=hint)
     line, column = locate(sql, offset)
-    message = f"syntax error at line {line}, column {column}: {problem}\n{excerpt(sql, offset)}"
-    return SQLSyntaxError(message, line=line, column=column, position=offset + 1, hint=SYNTAX_HINT)
+    message = (
+        f"syntax error{source} at line {line}, column {column}: {problem}\n"
+        f"{caret_excerpt(sql, offset)}"
+    )
+    return SQLSyntaxError(message, line=line, column=column, position=offset + 1, hint=hint)
 
 
 def unterminated_at(sql: str) -> tuple[int, str] | None:

@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 
 from sqlgateway import cli
 from sqlgateway.app import app_from_environment
-from sqlgateway.pools import describe_dsn
+from sqlgateway.db.pools import describe_dsn
 
 URL = "postgresql://reader:s3cret@db.example:6432/claims"
 

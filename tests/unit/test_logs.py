@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pytest
 
+from sqlgateway.http.record import RequestRecord
 from sqlgateway.logs import (
     JsonFormatter,
     TextFormatter,
@@ -19,7 +20,6 @@ from sqlgateway.logs import (
     request_log_fields,
     uvicorn_log_config,
 )
-from sqlgateway.record import RequestRecord
 from sqlgateway.settings import Settings
 
 SQL = "SELECT secret_column FROM claims WHERE note = 'hunter2'"

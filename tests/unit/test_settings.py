@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from conftest import ROOT
 from pydantic import ValidationError
 
 from sqlgateway.cli import main
 from sqlgateway.settings import Settings
 from sqlgateway.settings_doc import settings_markdown
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_fit_the_platform_limits() -> None:
@@ -109,8 +106,10 @@ def test_serve_refuses_a_bad_timeout_before_starting(
     assert "SQLGATEWAY_STATEMENT_TIMEOUT_MS" in err and "45000" in err
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert settings_markdown() in readme, "README settings table is stale: sqlgateway settings"
+def test_every_setting_is_documented_in_the_configuration_reference() -> None:
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    assert settings_markdown() in reference, (
+        "docs/configuration.md's settings table is stale: sqlgateway settings"
+    )
     for name in Settings.model_fields:
-        assert f"SQLGATEWAY_{name.upper()}" in readme
+        assert f"SQLGATEWAY_{name.upper()}" in reference

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from sqlgateway.errors import SQLSyntaxError
+from sqlgateway.errors import caret_excerpt as excerpt
 from sqlgateway.guard import GuardPolicy, check_sql
-from sqlgateway.guard.syntax import excerpt, locate, syntax_error, unterminated_at
+from sqlgateway.guard.syntax import locate, syntax_error, unterminated_at
 
 
 @pytest.mark.parametrize(

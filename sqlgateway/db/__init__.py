@@ -1,0 +1,1 @@
+"""Running approved SQL: pools, the read-only transaction, streaming, encoding, driver errors, quoting."""

@@ -1,0 +1,1 @@
+"""The demo: embedded PostgreSQL, the claims database, its roles, SQL and schema docs."""

@@ -1,0 +1,1 @@
+"""The request's edge: its record, authentication, rate limits, body and error responses."""

@@ -1,0 +1,1 @@
+"""Prometheus metrics: per-request figures, pool and audit state, several workers."""

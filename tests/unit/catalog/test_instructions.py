@@ -1,0 +1,72 @@
+"""`sqlgateway gpt-instructions`: within the GPT editor's 8,000 characters, and complete."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlgateway.catalog.instructions import MAX_INSTRUCTIONS_CHARS, build_instructions
+from sqlgateway.catalog.model import Catalog, ColumnInfo, TableInfo, merge
+from sqlgateway.catalog.schema_docs import load_schema_docs
+from sqlgateway.cli import main
+from sqlgateway.demo.files import demo_docs_dir
+from sqlgateway.settings import Settings
+
+DEMO = merge(load_schema_docs(demo_docs_dir()), None)
+
+
+def test_demo_instructions_fit_and_say_what_matters() -> None:
+    text = build_instructions(DEMO, Settings(statement_timeout_ms=20_000))
+    assert len(text) <= MAX_INSTRUCTIONS_CHARS == 8_000
+    for expected in (
+        "claims_demo",
+        "fictional insurer",
+        "PostgreSQL",
+        "dialect=<name>",
+        "tsql",
+        "getSchema",
+        "runQuery",
+        "- claims",
+        "columns: claim_id, policy_id",
+        "policyholders.email",  # the sensitive column
+        "email (sensitive)",
+        "cancelled after 20 s",
+        "95,000 characters",
+        "truncated: true",
+        "ORDER BY",
+        "rejected",
+        "syntax_error",
+        "query_error",
+        "closest existing names",
+        "timeout",
+        "unavailable",
+        "2026-07-01",  # a convention of the demo data
+    ):
+        assert expected in text, expected
+
+
+def test_no_prescribed_triggers_or_shouting() -> None:
+    text = build_instructions(DEMO, Settings())
+    for word in ("ALWAYS", "NEVER", "MUST", "IMPORTANT", "If the user says"):
+        assert word not in text
+
+
+def test_a_large_catalog_still_fits() -> None:
+    columns = tuple(ColumnInfo(name=f"column_{i}", type="text") for i in range(40))
+    tables = tuple(
+        TableInfo("public", f"table_{i}", "table", "x" * 300, 1000, None, (), columns, (), True)
+        for i in range(300)
+    )
+    big = Catalog("big", "d" * 700, (), tables, (), {}, (), True)
+    text = build_instructions(big, Settings())
+    assert len(text) <= MAX_INSTRUCTIONS_CHARS
+    assert "runQuery" in text and "truncated" in text
+
+
+def test_the_command_prints_the_demo_instructions(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SQLGATEWAY_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SQLGATEWAY_SCHEMA_DOCS_DIR", raising=False)
+    assert main(["gpt-instructions"]) == 0
+    out = capsys.readouterr().out
+    assert "claims_demo" in out and len(out) <= MAX_INSTRUCTIONS_CHARS + 1
