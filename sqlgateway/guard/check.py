@@ -6,7 +6,8 @@
 4. parse            exactly one tree, within a work budget (parse.py)
 5. statement root   the root is a query (statements.py)
 6. node walk        every node once: class allowlist and node checks (nodes.py), function
-                    calls (functions.py), relations and CTE scope (relations.py)
+                    calls (functions.py), relations and CTE scope (relations.py), bind
+                    parameters of named queries only (parameters.py)
 7. render           SQL written from the validated tree (render.py)
 8. re-check         the rendered SQL passes 1–6 with the same tables and functions and has no
                     backslash in a plain string, so no generator quirk can change what runs
@@ -30,6 +31,7 @@ from sqlglot.tokenizer_core import Token, TokenType
 from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard.functions import FUNCTION_NODES, check_function
 from sqlgateway.guard.nodes import ALLOWED_NODES, NODE_CHECKS, refuse_node
+from sqlgateway.guard.parameters import check_parameter
 from sqlgateway.guard.parse import NESTING_HINT, parse_tokens, screen_tokens, tokenize
 from sqlgateway.guard.policy import GuardPolicy
 from sqlgateway.guard.relations import CteScopes, check_relation
@@ -108,6 +110,8 @@ def inspect_tree(tree: exp.Expr, policy: GuardPolicy) -> tuple[set[str], set[str
                 tables.add(relation)
         elif kind in FUNCTION_NODES:
             functions.add(check_function(node, policy))
+        elif kind is exp.Parameter and policy.bind_parameters:
+            check_parameter(node, policy.bind_parameters)
         else:
             raise refuse_node(node)
     return tables, functions

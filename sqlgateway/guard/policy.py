@@ -53,12 +53,15 @@ class GuardPolicy:
       the allowed schemas.
     - ``allowed_system_relations``: system relations (``pg_catalog.pg_class``) readable despite
       the system-schema ban.
+    - ``bind_parameters``: how many bind parameters (``$1`` … ``$n``) the statement may use.
+      0 for free SQL, which never may; a named query's count (guard/parameters.py).
     """
 
     extra_functions: frozenset[str] = field(default_factory=frozenset)
     allowed_schemas: frozenset[str] = field(default_factory=frozenset)
     allowed_tables: frozenset[str] = field(default_factory=frozenset)
     allowed_system_relations: frozenset[str] = field(default_factory=frozenset)
+    bind_parameters: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_functions", function_names(self.extra_functions))
