@@ -62,7 +62,13 @@ def unavailable_error(error: BaseException, what: str = "the database") -> Unava
     return UnavailableError(f"cannot reach {what} ({type(error).__name__})", hint=RETRY_HINT)
 
 
-def gateway_error(error: BaseException, sql: str, *, timeout_ms: int) -> GatewayError | None:
+def gateway_error(
+    error: BaseException,
+    sql: str,
+    *,
+    timeout_ms: int,
+    timeout_source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS",
+) -> GatewayError | None:
     """The gateway error for what running `sql` raised; None when `error` is not a database
     or driver error (a bug, or a cancellation: let it propagate).
 
@@ -72,7 +78,7 @@ def gateway_error(error: BaseException, sql: str, *, timeout_ms: int) -> Gateway
     if isinstance(error, GatewayError):
         return error
     if isinstance(error, pgerr.QueryCanceledError):
-        return timeout_error(timeout_ms)
+        return timeout_error(timeout_ms, timeout_source)
     if isinstance(error, pgerr.ReadOnlySQLTransactionError):
         return RejectedError(
             f"PostgreSQL refused a write in the read-only transaction: {error}",
@@ -95,9 +101,13 @@ def gateway_error(error: BaseException, sql: str, *, timeout_ms: int) -> Gateway
     return None
 
 
-def timeout_error(timeout_ms: int) -> QueryTimeoutError:
+def timeout_error(
+    timeout_ms: int, source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS"
+) -> QueryTimeoutError:
+    """The timeout error; `source` names what set the limit (the setting, or a named query's
+    timeout_ms)."""
     return QueryTimeoutError(
-        f"the query was cancelled after SQLGATEWAY_STATEMENT_TIMEOUT_MS={timeout_ms} ms",
+        f"the query was cancelled after {source}={timeout_ms} ms",
         hint="make it cheaper: filter with WHERE on indexed columns, aggregate, or add LIMIT",
     )
 

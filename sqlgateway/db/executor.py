@@ -67,6 +67,13 @@ class QueryPlan:
     comment: str | None = None
     #: application_name for this transaction only (SET LOCAL), e.g. with the request id.
     application_name: str | None = None
+    #: Values of the statement's bind parameters $1 … $n (named queries; free SQL has none),
+    #: sent over the extended protocol, never written into the SQL.
+    args: tuple[Any, ...] = ()
+    #: A statement timeout below SQLGATEWAY_STATEMENT_TIMEOUT_MS (a named query's own).
+    statement_timeout_ms: int | None = None
+    #: What sets the timeout, named in the timeout error.
+    timeout_source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS"
 
 
 async def _init_connection(conn: asyncpg.Connection, *, scoped_roles: Sequence[str] = ()) -> None:
@@ -127,7 +134,10 @@ def _describe_type(attribute: Any) -> tuple[str, str]:
 
 
 async def _batches(
-    conn: PoolConnectionProxy, statement: PreparedStatement, prefetch: int
+    conn: PoolConnectionProxy,
+    statement: PreparedStatement,
+    prefetch: int,
+    args: tuple[Any, ...] = (),
 ) -> AsyncIterator[Sequence[asyncpg.Record]]:
     """The statement's rows, `prefetch` at a time, through the unnamed portal.
 
@@ -141,7 +151,7 @@ async def _batches(
     state = getattr(statement, "_state", None)
     if state is None or not hasattr(protocol, "bind_execute") or not hasattr(protocol, "execute"):
         batch: list[asyncpg.Record] = []
-        async for record in statement.cursor(prefetch=prefetch):
+        async for record in statement.cursor(*args, prefetch=prefetch):
             batch.append(record)
             if len(batch) == prefetch:
                 yield batch
@@ -149,7 +159,7 @@ async def _batches(
         yield batch
         return
     assert protocol is not None
-    rows, _, done = await protocol.bind_execute(state, (), "", prefetch, True, None)
+    rows, _, done = await protocol.bind_execute(state, args, "", prefetch, True, None)
     yield rows
     while not done:
         rows, _, done = await protocol.execute(state, "", prefetch, True, None)
@@ -303,15 +313,18 @@ class Database:
         """Run an approved statement read-only and encode at most the budget of rows."""
         settings = self._settings
         started = time.perf_counter()
+        timeout_ms = plan.statement_timeout_ms or settings.statement_timeout_ms
         try:
             async with asyncio.timeout(settings.request_deadline_ms / 1000):
                 async with self._connection() as conn:
                     encoder = await self._stream(conn, plan)
         except TimeoutError:
-            raise timeout_error(settings.statement_timeout_ms) from None
+            raise timeout_error(timeout_ms, plan.timeout_source) from None
         except DATABASE_ERRORS as error:
             # the connection was discarded above when its state is unknown
-            mapped = gateway_error(error, plan.sql, timeout_ms=settings.statement_timeout_ms)
+            mapped = gateway_error(
+                error, plan.sql, timeout_ms=timeout_ms, timeout_source=plan.timeout_source
+            )
             assert mapped is not None
             raise mapped from None
         return encoder.finish((time.perf_counter() - started) * 1000)
@@ -323,7 +336,7 @@ class Database:
         try:
             if (settings.max_plan_cost or settings.max_plan_rows) and not plan.streams_rows:
                 try:
-                    explained = await conn.fetchval(_EXPLAIN + prefix + plan.sql)
+                    explained = await conn.fetchval(_EXPLAIN + prefix + plan.sql, *plan.args)
                 except pgerr.PostgresError as error:
                     # positions must point into the SQL the model sees, not into "EXPLAIN …"
                     error.position_offset = len(_EXPLAIN + prefix)  # type: ignore[attr-defined]
@@ -351,7 +364,7 @@ class Database:
             prefetch = settings.cursor_prefetch_rows
             if plan.max_rows is not None:
                 prefetch = min(prefetch, plan.max_rows + 1)
-            async for batch in _batches(conn, statement, prefetch):
+            async for batch in _batches(conn, statement, prefetch, plan.args):
                 if not all(encoder.add(record) for record in batch):
                     break
         except (pgerr.PostgresError, GatewayError) as error:
@@ -368,6 +381,8 @@ class Database:
         """BEGIN READ ONLY, the timeout, and the request's scope: one simple-protocol round
         trip. Only gateway-made text goes in here (quoted literals), never the model's SQL."""
         extra = begin_statements(plan.scope) if plan.scope else []
+        if plan.statement_timeout_ms is not None:
+            extra.append(f"SET LOCAL statement_timeout = {int(plan.statement_timeout_ms)}")
         if plan.application_name:
             extra.append(f"SET LOCAL application_name = {quote_literal(plan.application_name)}")
         return "; ".join([self._begin, *extra]) if extra else self._begin
