@@ -23,6 +23,7 @@ from sqlgateway.errors import GatewayError, UnavailableError
 from sqlgateway.guard import check_sql
 from sqlgateway.http.middleware import AuthMiddleware, CancelOnDisconnect, RequestLog
 from sqlgateway.http.responses import handle_gateway_error, handle_http_exception, handle_unexpected
+from sqlgateway.named.compile import compile_queries
 from sqlgateway.routes import starlette_routes
 from sqlgateway.services import Guard, Services
 from sqlgateway.settings import Settings
@@ -47,14 +48,16 @@ def create_app(
     lifespan builds the configured trail, and on shutdown flushes it (spilling what the sink
     cannot take) before the pools close.
 
-    Schema docs and the privacy policy are read here, so a bad file stops the gateway before
-    it serves (SchemaDocsError, PrivacyPolicyError). With schema docs, the lifespan also reads
+    Schema docs and the privacy policy are read here, and the docs' named queries checked, so
+    a bad file or query stops the gateway before it serves (SchemaDocsError, NamedQueryError,
+    PrivacyPolicyError). With schema docs, the lifespan also reads
     the live catalog once, so drift is logged at start and /schema answers at once.
 
     `tune_gc` is for the serving process only (`serve` sets it): once started, the lifespan
     tunes the garbage collector for serving (`tune_collector`). Tests leave it off, because
     it changes the collector of the whole process."""
     docs = load_schema_docs(settings.schema_docs_dir) if settings.schema_docs_dir else None
+    named = compile_queries(docs, settings)
     privacy_policy = load_privacy_policy(settings)
 
     @asynccontextmanager
@@ -80,6 +83,7 @@ def create_app(
                 privacy_policy=privacy_policy,
                 authenticator=authenticator,
                 audit=trail,
+                named=named,
             )
             await services.metrics.start()
             if docs is not None:

@@ -48,8 +48,13 @@ def _openapi(args: argparse.Namespace) -> int:
 
         spec = yaml.safe_load(Path(args.file).read_text("utf-8"))
     else:
+        from sqlgateway.named.cli import compiled
+
         docs = _docs(settings, demo=False)
-        spec = build_spec(args.server_url or settings.served_url, settings=settings, docs=docs)
+        named = compiled(docs, settings)
+        spec = build_spec(
+            args.server_url or settings.served_url, settings=settings, docs=docs, named=named
+        )
     if not args.check:
         sys.stdout.write(render_yaml(spec))
         return 0
@@ -313,6 +318,10 @@ def build_parser() -> argparse.ArgumentParser:
     from sqlgateway.audit.cli import add_audit_parser
 
     add_audit_parser(commands)
+
+    from sqlgateway.named.cli import add_queries_parser
+
+    add_queries_parser(commands)
 
     settings = commands.add_parser("settings", help="print the settings table (Markdown)")
     settings.set_defaults(func=_settings_doc)

@@ -1,5 +1,6 @@
 """One query's way, whatever protocol asked: dialect → guard → sensitive columns → executor
-→ did-you-mean hints. `POST /query` (api/query.py) and every other front end call `answer`.
+→ did-you-mean hints. `POST /query` (api/query.py) and every other front end call `answer`;
+named queries (sqlgateway/named/answer.py) join the way at `run_plan`.
 
 The caller has authenticated the request and holds its `RequestRecord` (filled in here as
 the query goes) and its `DbScope` (the role and row-level-security settings it runs with).
@@ -18,7 +19,7 @@ from sqlgateway.auth.scoping import DbScope
 from sqlgateway.catalog.suggest import column_hint, table_hint, unknown_name_at
 from sqlgateway.db.encode import EncodedResult, clip_text
 from sqlgateway.db.executor import QueryPlan
-from sqlgateway.errors import GatewayError, UnknownColumnError, UnknownTableError
+from sqlgateway.errors import ForbiddenError, GatewayError, UnknownColumnError, UnknownTableError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, Dialect, to_postgres
 from sqlgateway.guard.sensitive import check_sensitive
@@ -33,7 +34,7 @@ from sqlgateway.http.record import (
 if TYPE_CHECKING:
     from sqlgateway.services import Services
 
-__all__ = ["QueryRequest", "answer"]
+__all__ = ["QueryRequest", "answer", "check_free_sql", "run_plan"]
 
 #: Statements up to this length are checked on the event loop (typically < 0.5 ms).
 GUARD_INLINE_MAX_CHARS = 2_000
@@ -60,12 +61,13 @@ async def answer(
     services: Services, query: QueryRequest, record: RequestRecord, scope: DbScope
 ) -> EncodedResult:
     """Check and run `query` for the caller `record` describes; GatewayError when refused."""
+    check_free_sql(services)
     record.sql_received = query.sql
     record.dialect = query.dialect or DEFAULT_DIALECT
     record.db_role = scope.role
     if query.dialect is None or query.dialect == DEFAULT_DIALECT:
         verdict = await _approve(services, query.sql, record)
-        return await _run(services, _plan(verdict, query, record, scope), verdict, record)
+        return await run_plan(services, _plan(verdict, query, record, scope), verdict, record)
     started = time.perf_counter()
     sql = to_postgres(query.sql, query.dialect)
     record.guard_ms = (time.perf_counter() - started) * 1000  # translation counts as guard
@@ -74,12 +76,24 @@ async def answer(
         # the executed SQL leads the body, inside the same budget as the rows
         echoed = _echoed(verdict.sql, services.settings.max_response_chars)
         plan = _plan(verdict, query, record, scope, echo_sql=echoed)
-        return await _run(services, plan, verdict, record)
+        return await run_plan(services, plan, verdict, record)
     except GatewayError as error:
         if error.status_code == 400:
             shown = clip_text(sql, MAX_ECHOED_SQL_CHARS)
             error.add_hint(f"the {query.dialect} SQL was translated to PostgreSQL as: {shown}")
         raise
+
+
+def check_free_sql(services: Services) -> None:
+    """ForbiddenError, naming the operations there are, when SQLGATEWAY_FREE_SQL=false."""
+    if services.settings.free_sql:
+        return
+    names = ", ".join(services.named.names) or "none"
+    raise ForbiddenError(
+        "this gateway does not run free SQL (SQLGATEWAY_FREE_SQL=false)",
+        hint=f"ask with one of its named queries instead: {names} (POST /queries/<name>); "
+        "getSchema describes the data",
+    )
 
 
 async def _approve(services: Services, sql: str, record: RequestRecord) -> Verdict:
@@ -133,9 +147,10 @@ def _echoed(sql: str, max_response_chars: int) -> str:
     return shown
 
 
-async def _run(
+async def run_plan(
     services: Services, plan: QueryPlan, verdict: Verdict, record: RequestRecord
 ) -> EncodedResult:
+    """Run an approved `plan` within the caller's concurrency slot; fill in `record`."""
     timeout_s = services.settings.pool_acquire_timeout_ms / 1000
     try:
         async with services.limiter.slot(record.actor, timeout_s):

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sqlgateway.api.health import healthz, metrics, readyz
+from sqlgateway.api.named import run_named_query
 from sqlgateway.api.openapi import openapi_json, openapi_yaml
 from sqlgateway.api.privacy import privacy
 from sqlgateway.api.query import run_query
@@ -27,6 +28,7 @@ __all__ = [
     "ROUTE_PATHS",
     "UNAUDITED_PATHS",
     "Endpoint",
+    "named_path",
     "starlette_routes",
 ]
 
@@ -43,17 +45,23 @@ class Endpoint:
     #: One audit event per request. Probes and scrapes are counted in metrics only: a load
     #: balancer polling every few seconds would bury the queries.
     audited: bool = True
-    #: operationId in the action spec; None: served and documented, but not offered to the model.
+    #: operationId in the action spec; None: served and documented, but not offered to the
+    #: model (the spec lists only what the model uses). Named queries are operations of their
+    #: own, one per query (`NAMED_QUERY_PATH`).
     operation: str | None = None
 
+
+#: The path of every named query: POST /queries/getClaimStatus is the operation getClaimStatus.
+NAMED_QUERY_PATH = "/queries/{name}"
 
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("/query", run_query, "POST", operation="runQuery"),
     Endpoint("/schema", get_schema, "GET", operation="getSchema"),
-    Endpoint("/healthz", healthz, "GET", public=True, audited=False, operation="getHealth"),
+    Endpoint(NAMED_QUERY_PATH, run_named_query, "POST"),
+    Endpoint("/healthz", healthz, "GET", public=True, audited=False),
     Endpoint("/readyz", readyz, "GET", public=True, audited=False),
     Endpoint("/metrics", metrics, "GET", public=True, audited=False),
-    Endpoint("/privacy", privacy, "GET", public=True, operation="getPrivacyPolicy"),
+    Endpoint("/privacy", privacy, "GET", public=True),
     Endpoint("/openapi.yaml", openapi_yaml, "GET", public=True),
     Endpoint("/openapi.json", openapi_json, "GET", public=True),
 )
@@ -65,6 +73,11 @@ UNAUDITED_PATHS: frozenset[str] = frozenset(e.path for e in ENDPOINTS if not e.a
 OPERATIONS: dict[tuple[str, str], str] = {
     (e.method, e.path): e.operation for e in ENDPOINTS if e.operation is not None
 }
+
+
+def named_path(name: str) -> str:
+    """The path of the named query `name`."""
+    return NAMED_QUERY_PATH.replace("{name}", name)
 
 
 def starlette_routes() -> list[Route]:

@@ -18,6 +18,8 @@ from sqlgateway.guard import check_sql as parser_guard
 from sqlgateway.guard.verdict_cache import VerdictCache
 from sqlgateway.http.ratelimit import RateLimiter
 from sqlgateway.metrics.registry import Metrics
+from sqlgateway.named.compile import NamedQueries
+from sqlgateway.routes import ROUTE_PATHS, named_path
 from sqlgateway.settings import Settings
 from sqlgateway.spec.openapi import build_spec, render_yaml
 
@@ -47,6 +49,8 @@ class Services:
     metrics: Metrics
     #: None: auditing is off (SQLGATEWAY_AUDIT_SINK=none).
     audit: AuditTrail | None
+    #: The named queries served (POST /queries/{name}), checked at start.
+    named: NamedQueries
 
     @classmethod
     def build(
@@ -59,12 +63,14 @@ class Services:
         docs: SchemaDocs | None = None,
         privacy_policy: PrivacyPolicy | None = None,
         audit: AuditTrail | None = None,
+        named: NamedQueries | None = None,
     ) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
         check = VerdictCache(lambda sql: guard(sql, policy), VERDICT_CACHE_SIZE)
+        named = named or NamedQueries()
 
-        spec = build_spec(settings.served_url, settings=settings, docs=docs)
+        spec = build_spec(settings.served_url, settings=settings, docs=docs, named=named)
         return cls(
             settings=settings,
             database=database,
@@ -81,8 +87,10 @@ class Services:
                 pools=lambda: database.pools.members,
                 waiting=lambda: database.waiting,
                 audit=audit,
+                paths=ROUTE_PATHS | {named_path(name) for name in named.names},
             ),
             audit=audit,
+            named=named,
         )
 
 

@@ -249,6 +249,12 @@ class Settings(BaseSettings):
     cursor_prefetch_rows: int = Field(
         default=500, ge=1, description="Rows fetched per round trip while streaming a result."
     )
+    free_sql: bool = Field(
+        default=True,
+        description="Serve free SQL (POST /query, the action runQuery). `false`: locked-down "
+        "mode, only the named queries of the schema docs and GET /schema are served; /query "
+        "answers 403 and the action spec leaves runQuery out.",
+    )
     allowed_functions: CommaList = Field(
         default=(),
         description="Comma-separated extra function names the guard allows "

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from sqlgateway.catalog.model import Catalog, TableInfo
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, DIALECTS
+from sqlgateway.named.compile import unavailable_reason
 from sqlgateway.settings import Settings
 
 MAX_INSTRUCTIONS_CHARS = 8_000
@@ -59,6 +60,32 @@ def _header(catalog: Catalog) -> str:
     return "\n".join(lines)
 
 
+def _named(catalog: Catalog, settings: Settings) -> str:
+    """The named queries this gateway serves, and when to use them."""
+    served = [q for q in catalog.queries if unavailable_reason(q, settings) is None]
+    if not served:
+        return ""
+    if settings.free_sql:
+        lead = (
+            "These operations answer the questions asked most often, each with one call and "
+            "typed parameters. Prefer one when it fits the question; use runQuery for the rest."
+        )
+    else:
+        lead = (
+            "This GPT answers through these operations only (there is no free SQL): pick the "
+            "one that fits, and say so when none does."
+        )
+    lines = ["## Named queries", lead]
+    for query in served:
+        names = ", ".join(query.caller_parameters)
+        lines.append(f"- {query.name}({names}): {_short(query.title, PURPOSE_CHARS)}")
+    lines.append(
+        "A named query refused with invalid_request names the parameter and the values it "
+        "accepts: fix that value and call it again."
+    )
+    return "\n".join(lines)
+
+
 def _rules(catalog: Catalog, settings: Settings) -> str:
     sensitive = sorted(
         f"{t.shown_name}.{c.name}" for t in catalog.tables for c in t.columns if c.sensitive
@@ -69,15 +96,18 @@ def _rules(catalog: Catalog, settings: Settings) -> str:
         "- getSchema returns every table with its columns, keys, allowed values and short "
         "meanings, plus conventions, join paths and example queries; getSchema with "
         "table=<name> returns one table in full.",
-        "- runQuery takes one statement that only reads: SELECT, WITH … SELECT, VALUES or "
-        "TABLE, written for PostgreSQL. SQL in another dialect "
-        f"({other_dialects}) can be sent with dialect=<name>; it is translated to PostgreSQL "
-        "and the response's sql field shows what ran.",
-        "- The gateway refuses anything else: writes, DDL, SET, transaction control, locking "
-        "clauses, several statements, functions outside a list of safe built-ins, and system "
-        "catalogs (pg_catalog, information_schema).",
     ]
-    if sensitive:
+    if settings.free_sql:
+        lines += [
+            "- runQuery takes one statement that only reads: SELECT, WITH … SELECT, VALUES or "
+            "TABLE, written for PostgreSQL. SQL in another dialect "
+            f"({other_dialects}) can be sent with dialect=<name>; it is translated to "
+            "PostgreSQL and the response's sql field shows what ran.",
+            "- The gateway refuses anything else: writes, DDL, SET, transaction control, "
+            "locking clauses, several statements, functions outside a list of safe built-ins, "
+            "and system catalogs (pg_catalog, information_schema).",
+        ]
+    if sensitive and settings.free_sql:
         lines.append(
             f"- Sensitive columns are refused wherever they appear, including through SELECT *: "
             f"{', '.join(sensitive)}. Queries that name their columns avoid this."
@@ -85,8 +115,8 @@ def _rules(catalog: Catalog, settings: Settings) -> str:
     lines += [
         f"- A query is cancelled after {settings.statement_timeout_ms / 1000:g} s, and a query "
         "estimated to be very expensive is refused before it runs.",
-        f"- A response holds at most {settings.max_response_chars:,} characters of whole rows; "
-        "max_rows lowers the number of rows.",
+        f"- A response holds at most {settings.max_response_chars:,} characters of whole rows"
+        + ("; max_rows lowers the number of rows." if settings.free_sql else "."),
     ]
     return "\n".join(lines)
 
@@ -124,6 +154,7 @@ When an answer rests on a query, the SQL used can be shown to the user on reques
 def build_instructions(catalog: Catalog, settings: Settings) -> str:
     """The instructions text, at most MAX_INSTRUCTIONS_CHARS characters."""
     head, rules = _header(catalog), _rules(catalog, settings)
+    named = _named(catalog, settings)
     for level in range(4):
         tables = (
             "\n".join(_table_lines(catalog, level))
@@ -131,9 +162,9 @@ def build_instructions(catalog: Catalog, settings: Settings) -> str:
             else ", ".join(t.shown_name for t in catalog.tables)
         )
         overview = f"## Tables\n{tables}" if catalog.tables else ""
-        text = "\n\n".join(part for part in (head, overview, rules, _ANSWERS) if part)
+        text = "\n\n".join(part for part in (head, named, overview, rules, _ANSWERS) if part)
         if len(text) <= MAX_INSTRUCTIONS_CHARS:
             return text
     overview = "## Tables\ngetSchema lists them."
-    text = "\n\n".join((head, overview, rules, _ANSWERS))
+    text = "\n\n".join(part for part in (head, named, overview, rules, _ANSWERS) if part)
     return text[:MAX_INSTRUCTIONS_CHARS]

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlgateway.catalog.introspect import LiveTable
 from sqlgateway.catalog.schema_docs import DEFAULT_SCHEMA, ExampleDoc, SchemaDocs, TableDoc
+from sqlgateway.named.docs import QueryDoc
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Catalog:
     join_paths: dict[str, str]
     examples: tuple[ExampleDoc, ...]
     live: bool  # the live catalog was read (False: docs only)
+    queries: tuple[QueryDoc, ...] = ()  # the docs' named queries
 
     def find(self, name: str) -> TableInfo | None:
         """The table named `name` (``table`` or ``schema.table``, any case), or None."""
@@ -103,6 +105,7 @@ def merge(docs: SchemaDocs | None, live: tuple[LiveTable, ...] | None) -> Catalo
         join_paths=docs.join_paths if docs else {},
         examples=tuple(docs.each("examples")) if docs else (),
         live=live is not None,
+        queries=tuple(docs.each("queries")) if docs else (),
     )
 
 

@@ -18,6 +18,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from sqlgateway.named.docs import QueryDoc
+
 __all__ = [
     "ColumnDoc",
     "ExampleDoc",
@@ -25,6 +27,7 @@ __all__ = [
     "SchemaDocs",
     "SchemaDocsError",
     "TableDoc",
+    "line_at",
     "load_schema_docs",
 ]
 
@@ -108,6 +111,8 @@ class SchemaDocFile(_Doc):
     relationships: list[str] = Field(default_factory=list)
     join_paths: dict[str, str] = Field(default_factory=dict)
     examples: list[ExampleDoc] = Field(default_factory=list)
+    #: Named queries (docs/schema_docs.md, sqlgateway/named/).
+    queries: list[QueryDoc] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_tables(self) -> SchemaDocFile:
@@ -115,6 +120,10 @@ class SchemaDocFile(_Doc):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"table(s) listed twice: {', '.join(duplicates)}")
+        queries = [query.name for query in self.queries]
+        duplicates = sorted({name for name in queries if queries.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"query name(s) used twice: {', '.join(duplicates)}")
         return self
 
 
@@ -123,6 +132,8 @@ class SchemaDocs:
     """Every file of a schema docs directory, with lookups by ``schema.table``."""
 
     files: tuple[SchemaDocFile, ...]
+    #: The file each of `files` was read from (empty when built in code).
+    paths: tuple[Path, ...] = ()
 
     @property
     def description(self) -> str | None:
@@ -174,7 +185,7 @@ def load_schema_docs(directory: Path) -> SchemaDocs:
     problems.extend(_duplicates_across(paths, files) if not problems else [])
     if problems:
         raise SchemaDocsError(problems)
-    return SchemaDocs(tuple(files))
+    return SchemaDocs(tuple(files), tuple(paths))
 
 
 def load_schema_doc_file(path: Path) -> SchemaDocFile:
@@ -198,6 +209,14 @@ def load_schema_doc_file(path: Path) -> SchemaDocFile:
                 for problem in error.errors()
             ]
         ) from None
+
+
+def line_at(path: Path, loc: tuple[int | str, ...]) -> int:
+    """1-based line of the YAML node at `loc` in the file at `path` (1 if unreadable)."""
+    try:
+        return _line_of(yaml.compose(path.read_text("utf-8")), loc)
+    except (OSError, yaml.YAMLError):
+        return 1
 
 
 def _where(loc: tuple[int | str, ...]) -> str:

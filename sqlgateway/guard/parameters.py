@@ -2,7 +2,8 @@
 
 A named query's ``:name`` parameters become ``$1`` … ``$n`` before the guard sees the SQL
 (`sqlgateway.named.compile`), and the guard checks it with ``GuardPolicy.bind_parameters = n``.
-Each parameter must be one of those numbers, written plainly, and stand where a value does:
+Each parameter must be one of those numbers, written plainly, and stand (with the casts and
+parentheses around it) where a value does:
 never as a table, column, alias or field name, and never as a whole sort or grouping key
 (``ORDER BY $1`` sorts by a constant, not by the column a caller names). PostgreSQL itself
 never takes a bind parameter as an identifier; the check exists so that a named query written
@@ -44,9 +45,12 @@ def check_parameter(node: exp.Expr, allowed: int) -> None:
             construct="query parameter",
             hint=f"the named query binds $1 to ${allowed} only",
         )
-    parent = node.parent
+    value = node  # the parameter, or the casts and parentheses around it
+    while isinstance(value.parent, exp.Cast | exp.Paren) and value.arg_key == "this":
+        value = value.parent
+    parent = value.parent
     role = _NOT_A_VALUE.get(type(parent)) if parent is not None else None
-    if parent is not None and isinstance(parent, exp.Alias) and node.arg_key == "alias":
+    if isinstance(parent, exp.Alias) and value.arg_key == "alias":
         role = "an alias"
     if role is not None:
         raise RejectedError(

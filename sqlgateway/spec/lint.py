@@ -7,6 +7,7 @@ Pure. `lint_spec` returns the problems, one line each (empty: none):
 - every parameter and every request-body property has a description of at most 700
   characters (``$ref`` schemas are followed);
 - every operation says ``x-openai-isConsequential: false`` (the gateway only reads);
+- at most 30 operations (the editor imports no more);
 - ``servers[0].url`` exists.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+MAX_OPERATIONS = 30
 MAX_OPERATION_TEXT_CHARS = 300
 MAX_FIELD_DESCRIPTION_CHARS = 700
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -27,14 +29,18 @@ def lint_spec(spec: dict[str, Any]) -> list[str]:
     if not servers or not isinstance(servers[0], dict) or not servers[0].get("url"):
         problems.append("servers[0].url is missing")
     seen: dict[str, str] = {}
+    count = 0
     for path, item in (spec.get("paths") or {}).items():
         for method in METHODS:
             operation = (item or {}).get(method)
             if isinstance(operation, dict):
+                count += 1
                 where = f"{method.upper()} {path}"
                 problems.extend(_operation(where, operation, seen))
                 problems.extend(_parameters(where, spec, operation, item))
                 problems.extend(_request_body(where, spec, operation))
+    if count > MAX_OPERATIONS:
+        problems.append(f"{count} operations (the GPT editor imports at most {MAX_OPERATIONS})")
     return problems
 
 

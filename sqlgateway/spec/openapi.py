@@ -1,5 +1,9 @@
 """The action schema: built from code, served at /openapi.yaml and /openapi.json.
 
+It lists what the model uses and nothing else: runQuery (unless SQLGATEWAY_FREE_SQL=false),
+getSchema, and one operation per named query (POST /queries/<name>). Probes, metrics, the
+privacy policy and the spec itself are served and documented (docs/api.md), not offered.
+
 `openapi.yaml` at the repository root is this spec rendered for the default URL without
 schema docs; a test keeps the two identical (`sqlgateway openapi --server-url
 http://127.0.0.1:8000 > openapi.yaml` regenerates it). The served spec describes the data
@@ -16,11 +20,12 @@ from sqlgateway import __version__
 from sqlgateway.catalog.schema_docs import SchemaDocs
 from sqlgateway.errors import error_codes
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, DIALECTS
-from sqlgateway.routes import ENDPOINTS
+from sqlgateway.named.spec import named_operation
+from sqlgateway.routes import ENDPOINTS, named_path
 from sqlgateway.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from sqlgateway.named.compile import NamedQueries
 
 ERROR_CODES = error_codes()
 
@@ -29,21 +34,36 @@ _USAGE = (
     "Call getSchema for the tables and what their columns mean, then runQuery with one "
     "PostgreSQL SELECT; the answer is raw rows as JSON, cut to fit the response limit."
 )
+_NAMED_USAGE = (
+    "The other operations answer the common questions with typed parameters: prefer one "
+    "when it fits."
+)
+_LOCKED_USAGE = (
+    "Each operation answers one kind of question with typed parameters; getSchema describes "
+    "the data. There is no free SQL."
+)
 GENERIC_DESCRIPTION = "Read-only SQL access to a PostgreSQL database. " + _USAGE
 #: Characters of the schema docs' description quoted in info.description.
 ABOUT_CHARS = 600
 
 
-def describe_data(docs: SchemaDocs | None) -> str:
-    """info.description: what the data is about (from the schema docs), then how to ask."""
+def describe_data(docs: SchemaDocs | None, *, named: bool = False, free_sql: bool = True) -> str:
+    """info.description: what the data is about (from the schema docs), then how to ask:
+    free SQL, named queries (`named`: there are some), or named queries only."""
+    usage = _USAGE + (f" {_NAMED_USAGE}" if named else "") if free_sql else _LOCKED_USAGE
+    lead = (
+        "Read-only SQL access to a PostgreSQL database."
+        if free_sql
+        else ("Read-only access to a PostgreSQL database through approved queries.")
+    )
     about = " ".join((docs.description or "").split()) if docs else ""
     if not about:
-        return GENERIC_DESCRIPTION
+        return f"{lead} {usage}"
     if len(about) > ABOUT_CHARS:
         about = about[: ABOUT_CHARS - 1].rstrip() + "…"
     tables = ", ".join(name.removeprefix("public.") for name in docs.tables) if docs else ""
     listed = f" Tables: {tables}." if tables and len(tables) <= 400 else ""
-    return f"Read-only SQL access to a PostgreSQL database. {about}{listed} {_USAGE}"
+    return f"{lead} {about}{listed} {usage}"
 
 
 def security_schemes(settings: Settings | None) -> dict[str, dict[str, Any]]:
@@ -109,6 +129,31 @@ def _json(ref: str, description: str) -> dict[str, Any]:
     }
 
 
+def _query_responses(*, unprocessable: bool) -> dict[str, Any]:
+    """The responses of an operation that runs a query (runQuery, every named query)."""
+    responses = {
+        "200": _json("QueryResult", "The rows, cut to the response limit."),
+        "400": _error_response("Refused, syntax error or PostgreSQL error."),
+        "401": _error_response("Missing or invalid credentials."),
+        "403": _error_response("The caller may not query this gateway."),
+        "413": _error_response("Request body too large."),
+        "422": _error_response("Body does not match the schema."),
+        "429": _error_response("Too many requests; wait Retry-After seconds."),
+        "503": _error_response("Database unavailable; retry shortly."),
+        "504": _error_response("Query ran longer than the statement timeout."),
+    }
+    if not unprocessable:
+        del responses["422"]
+        responses["400"] = _error_response(
+            "A parameter is missing or not allowed (the message names it and what it "
+            "allows), or PostgreSQL refused the query."
+        )
+        responses["403"] = _error_response(
+            "The caller may not query this gateway, or lacks the identity this query needs."
+        )
+    return responses
+
+
 def _run_query() -> dict[str, Any]:
     return {
         "operationId": "runQuery",
@@ -128,17 +173,7 @@ def _run_query() -> dict[str, Any]:
                 }
             },
         },
-        "responses": {
-            "200": _json("QueryResult", "The rows, cut to the response limit."),
-            "400": _error_response("Refused, syntax error or PostgreSQL error."),
-            "401": _error_response("Missing or invalid credentials."),
-            "403": _error_response("The caller may not query this gateway."),
-            "413": _error_response("Request body too large."),
-            "422": _error_response("Body does not match the schema."),
-            "429": _error_response("Too many requests; wait Retry-After seconds."),
-            "503": _error_response("Database unavailable; retry shortly."),
-            "504": _error_response("Query ran longer than the statement timeout."),
-        },
+        "responses": _query_responses(unprocessable=True),
     }
 
 
@@ -176,16 +211,6 @@ def _get_schema() -> dict[str, Any]:
             "429": _error_response("Too many requests; wait Retry-After seconds."),
             "503": _error_response("Database unavailable; retry shortly."),
         },
-    }
-
-
-def _plain_get(operation_id: str, summary: str, description: str) -> dict[str, Any]:
-    return {
-        "operationId": operation_id,
-        "summary": summary,
-        "description": description,
-        "x-openai-isConsequential": False,
-        "security": [],
     }
 
 
@@ -307,54 +332,31 @@ def _schemas() -> dict[str, Any]:
 
 
 def build_spec(
-    server_url: str, *, settings: Settings | None = None, docs: SchemaDocs | None = None
+    server_url: str,
+    *,
+    settings: Settings | None = None,
+    docs: SchemaDocs | None = None,
+    named: NamedQueries | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for a gateway reached at `server_url`."""
-    health = _plain_get(
-        "getHealth", "Liveness check", "Answers ok while the service runs; needs no credentials."
-    )
-    health["responses"] = {
-        "200": {
-            "description": "The service is up.",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"status": {"type": "string"}},
-                        "required": ["status"],
-                    }
-                }
-            },
-        }
+    """The OpenAPI 3.1 document for a gateway reached at `server_url`: runQuery (unless
+    `settings.free_sql` is off), getSchema, and the `named` queries."""
+    free_sql = settings is None or settings.free_sql
+    operations = {"runQuery": _run_query(), "getSchema": _get_schema()}
+    paths: dict[str, Any] = {
+        endpoint.path: {endpoint.method.lower(): operations[endpoint.operation]}
+        for endpoint in ENDPOINTS
+        if endpoint.operation is not None and (free_sql or endpoint.operation != "runQuery")
     }
-    privacy = _plain_get(
-        "getPrivacyPolicy",
-        "The privacy policy of this service",
-        "The operator's privacy policy for this gateway, as plain text or HTML; needs no "
-        "credentials. Not needed to answer questions about the data.",
-    )
-    privacy["responses"] = {
-        "200": {
-            "description": "The policy.",
-            "content": {"text/plain": {"schema": {"type": "string"}}, "text/html": {}},
-        }
-    }
-    operations = {
-        "runQuery": _run_query(),
-        "getSchema": _get_schema(),
-        "getHealth": health,
-        "getPrivacyPolicy": privacy,
-    }
+    for query in named or ():
+        responses = _query_responses(unprocessable=False)
+        paths[named_path(query.name)] = {"post": named_operation(query, responses)}
     schemes = security_schemes(settings)
+    description = describe_data(docs, named=bool(named), free_sql=free_sql)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "sqlgateway", "version": __version__, "description": describe_data(docs)},
+        "info": {"title": "sqlgateway", "version": __version__, "description": description},
         "servers": [{"url": server_url}],
-        "paths": {
-            endpoint.path: {endpoint.method.lower(): operations[endpoint.operation]}
-            for endpoint in ENDPOINTS
-            if endpoint.operation is not None
-        },
+        "paths": paths,
         "components": {"securitySchemes": schemes, "schemas": _schemas()},
         "security": [
             {name: list(settings.oauth_scopes) if settings and scheme["type"] == "oauth2" else []}

@@ -70,3 +70,19 @@ def test_the_command_prints_the_demo_instructions(
     assert main(["gpt-instructions"]) == 0
     out = capsys.readouterr().out
     assert "claims_demo" in out and len(out) <= MAX_INSTRUCTIONS_CHARS + 1
+
+
+def test_the_named_queries_come_first_and_are_preferred() -> None:
+    text = build_instructions(DEMO, Settings())
+    assert "## Named queries" in text and "Prefer one when it fits" in text
+    assert "- getClaimStatus(claim_number): Status of one claim" in text
+    assert "getPolicyClaims(policy_number, status, open_only)" in text
+    assert "getMyOpenClaims" not in text  # needs OAuth claims: not served with API keys
+    assert text.index("## Named queries") < text.index("## Tables")
+
+
+def test_locked_down_instructions_offer_only_named_queries() -> None:
+    text = build_instructions(DEMO, Settings(free_sql=False))
+    assert len(text) <= MAX_INSTRUCTIONS_CHARS
+    assert "there is no free SQL" in text and "getClaimStatus" in text
+    assert "runQuery" not in text and "dialect=<name>" not in text

@@ -54,6 +54,8 @@ def test_only_the_declared_numbers(sql: str, says: str) -> None:
         ("SELECT claim_id AS $1 FROM claims", "an alias"),
         ("SELECT * FROM claims AS $1", "an alias"),
         ("SELECT * FROM claims ORDER BY $1", "a sort key"),
+        ("SELECT * FROM claims ORDER BY (CAST($1 AS text))", "a sort key"),  # named queries cast
+        ("SELECT count(*) FROM claims GROUP BY CAST($2 AS text)", "a grouping key"),
         ("SELECT status, count(*) FROM claims GROUP BY $1", "a grouping key"),
         ("SELECT $1.x", "a field name"),
     ],

@@ -13,8 +13,9 @@ from openapi_spec_validator import validate
 from sqlgateway.catalog.schema_docs import load_schema_docs
 from sqlgateway.cli import main
 from sqlgateway.demo.files import demo_docs_dir
+from sqlgateway.named.compile import compile_queries
 from sqlgateway.settings import Settings
-from sqlgateway.spec.lint import lint_spec
+from sqlgateway.spec.lint import MAX_OPERATIONS, lint_spec
 from sqlgateway.spec.openapi import GENERIC_DESCRIPTION, build_spec, describe_data
 
 URL = "https://gateway.example"
@@ -22,7 +23,8 @@ DOCS = load_schema_docs(demo_docs_dir())
 
 
 def demo_spec() -> dict[str, Any]:
-    return build_spec(URL, settings=Settings(), docs=DOCS)
+    settings = Settings()
+    return build_spec(URL, settings=settings, docs=DOCS, named=compile_queries(DOCS, settings))
 
 
 @pytest.mark.parametrize("spec", [build_spec(URL), demo_spec()], ids=["generic", "demo"])
@@ -48,7 +50,36 @@ def test_the_operations_the_gpt_uses() -> None:
     assert dialect["enum"][0] == "postgres" and "tsql" in dialect["enum"]
     assert spec["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert spec["security"] == [{"apiKey": []}]
-    assert spec["paths"]["/privacy"]["get"]["security"] == []
+    named = {path: item["post"]["operationId"] for path, item in spec["paths"].items()
+             if path.startswith("/queries/")}  # fmt: skip
+    assert named == {
+        "/queries/getClaimStatus": "getClaimStatus",
+        "/queries/getClaimHistory": "getClaimHistory",
+        "/queries/getPolicyClaims": "getPolicyClaims",
+        "/queries/getAdjusterWorkload": "getAdjusterWorkload",
+    }  # getMyOpenClaims needs OAuth claims: not offered with API keys
+
+
+def test_operational_endpoints_are_not_offered_to_the_model() -> None:
+    """Probes, metrics, the privacy policy and the spec stay served, outside the action."""
+    for spec in (build_spec(URL), demo_spec()):
+        assert not {"/healthz", "/readyz", "/metrics", "/privacy", "/openapi.yaml"} & set(
+            spec["paths"]
+        )
+        ids = {op["operationId"] for item in spec["paths"].values() for op in item.values()}
+        assert not {"getHealth", "getPrivacyPolicy"} & ids
+
+
+def test_more_than_30_operations_is_a_problem() -> None:
+    spec = copy.deepcopy(demo_spec())
+    template = spec["paths"]["/queries/getClaimStatus"]
+    for i in range(MAX_OPERATIONS - len(spec["paths"]) + 1):
+        operation = copy.deepcopy(template)
+        operation["post"]["operationId"] = f"extra{i}"
+        spec["paths"][f"/queries/extra{i}"] = operation
+    assert lint_spec(spec) == ["31 operations (the GPT editor imports at most 30)"]
+    del spec["paths"]["/queries/extra0"]
+    assert lint_spec(spec) == []
 
 
 def _broken() -> dict[str, Any]:
@@ -59,7 +90,7 @@ def _broken() -> dict[str, Any]:
     del spec["paths"]["/schema"]["get"]["operationId"]
     spec["paths"]["/schema"]["get"]["parameters"][0]["description"] = "y" * 701
     spec["components"]["schemas"]["QueryRequest"]["properties"]["max_rows"].pop("description")
-    spec["paths"]["/healthz"]["get"]["operationId"] = "runQuery"
+    spec["paths"]["/queries/getClaimHistory"]["post"]["operationId"] = "runQuery"
     return spec
 
 
@@ -71,7 +102,7 @@ def test_the_lint_catches_every_problem() -> None:
         "POST /query: request property max_rows has no description",
         "GET /schema: no operationId",
         "GET /schema: parameter table description has 701 characters (at most 700)",
-        "GET /healthz: operationId 'runQuery' is also used by POST /query",
+        "POST /queries/getClaimHistory: operationId 'runQuery' is also used by POST /query",
     ]
 
 
