@@ -37,6 +37,17 @@ def query_request(host: str, api_key: str, sql: str) -> bytes:
     )
 
 
+def named_request(host: str, api_key: str, name: str, arguments: dict[str, object]) -> bytes:
+    """POST /queries/<name> with `arguments` as the JSON body."""
+    return build_request(
+        "POST",
+        f"/queries/{name}",
+        host,
+        body=json.dumps(arguments).encode(),
+        headers={"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"},
+    )
+
+
 @dataclass
 class Response:
     status: int

@@ -6,6 +6,10 @@ same concurrency, every lookup a different claim id so the app's verdict cache n
 - ``healthz``: the load client against GET /healthz: the client's own ceiling.
 - ``gateway``: POST /query, default settings (EXPLAIN cost check on) but the audit trail
   off (SQLGATEWAY_AUDIT_SINK=none, as in every variant here; `audit.py` measures it).
+- ``gateway_named``: the same server and the same lookup as the named query ``lookupClaim``
+  (``POST /queries/lookupClaim`` with ``{"claim_id": …}``; schema docs with only that query,
+  so no sensitive-column check on either path): no guard parse of model SQL, the value bound.
+  ``gateway_named/gateway`` is what a named query saves over free SQL.
 - ``gateway_nocost``: the same with SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0.
 - ``gateway_2w``: as ``gateway`` with ``--workers 2`` (SQLGATEWAY_WORKERS=2), each worker with
   half the pool, so the same number of connections: how users run it on a 2-core machine.
@@ -32,16 +36,26 @@ import asyncpg
 import psutil
 
 from bench.gateway import HOST, GatewayProcess
-from bench.http_load import LoadResult, build_request, query_request, run_load
+from bench.http_load import LoadResult, build_request, named_request, query_request, run_load
 from bench.postgres import CpuMeter
 from bench.stats import Spread, markdown_table, percentile, ratio, rotated, verdict
 from sqlgateway.db.executor import Database, QueryPlan
 from sqlgateway.settings import Settings
 
-VARIANTS = ("healthz", "gateway", "gateway_nocost", "gateway_2w", "floor", "executor", "raw")
+VARIANTS = (
+    "healthz",
+    "gateway",
+    "gateway_named",
+    "gateway_nocost",
+    "gateway_2w",
+    "floor",
+    "executor",
+    "raw",
+)
 LABELS = {
     "healthz": "client ceiling: GET /healthz",
     "gateway": "gateway HTTP (cost check on)",
+    "gateway_named": "gateway HTTP, named query (same server)",
     "gateway_nocost": "gateway HTTP (cost check off)",
     "gateway_2w": "gateway HTTP, 2 workers × half the pool",
     "floor": "HTTP floor: bare ASGI app + raw asyncpg",
@@ -49,7 +63,7 @@ LABELS = {
     "raw": "raw asyncpg",
 }
 #: Variants served by a process (tree) whose CPU is counted in the "gateway server" column.
-SERVED = ("healthz", "gateway", "gateway_nocost", "gateway_2w", "floor")
+SERVED = ("healthz", "gateway", "gateway_named", "gateway_nocost", "gateway_2w", "floor")
 FLOOR_COMMAND = [sys.executable, "-m", "bench.floor_app"]
 TARGET_RATIO = 0.7
 STATEMENT_TIMEOUT_MS = 25_000
@@ -57,6 +71,31 @@ STATEMENT_TIMEOUT_MS = 25_000
 
 def lookup_sql(claim_id: int) -> str:
     return f"SELECT * FROM claims WHERE claim_id = {claim_id}"
+
+
+#: The same lookup as a named query (bench_docs writes it into a schema docs file).
+NAMED_LOOKUP = "lookupClaim"
+NAMED_LOOKUP_DOCS = f"""\
+# Written by bench/point.py: the point lookup as a named query, and nothing else (no tables,
+# so no sensitive-column check on either path).
+queries:
+  - name: {NAMED_LOOKUP}
+    description: One claim by its id.
+    sql: SELECT * FROM claims WHERE claim_id = :claim_id
+    parameters:
+      claim_id:
+        type: integer
+        description: The claim's id.
+        minimum: 1
+"""
+
+
+def bench_docs(directory: Path) -> Path:
+    """A schema docs directory holding only the named point lookup."""
+    docs = directory / "bench-schema-docs"
+    docs.mkdir(exist_ok=True)
+    (docs / "bench.yaml").write_text(NAMED_LOOKUP_DOCS)
+    return docs
 
 
 class LookupSqls:
@@ -68,9 +107,12 @@ class LookupSqls:
         self._cursor = 0
 
     def next(self, n: int) -> list[str]:
+        return [lookup_sql(i) for i in self.next_ids(n)]
+
+    def next_ids(self, n: int) -> list[int]:
         ids = [self._ids[(self._cursor + i) % len(self._ids)] for i in range(n)]
         self._cursor += n
-        return [lookup_sql(i) for i in ids]
+        return ids
 
 
 async def gateway_lookups(
@@ -79,6 +121,18 @@ async def gateway_lookups(
     """POST /query with each of `sqls` over HTTP; a response without one row is an error."""
     host = f"{HOST}:{server.port}"
     raws = [query_request(host, server.api_key, sql) for sql in sqls]
+    return await run_load(
+        HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
+    )
+
+
+async def named_lookups(
+    server: GatewayProcess, claim_ids: Sequence[int], concurrency: int
+) -> LoadResult:
+    """POST /queries/lookupClaim for each of `claim_ids`; a response without one row is an
+    error."""
+    host = f"{HOST}:{server.port}"
+    raws = [named_request(host, server.api_key, NAMED_LOOKUP, {"claim_id": i}) for i in claim_ids]
     return await run_load(
         HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
     )
@@ -190,8 +244,9 @@ async def run_point_lookups(
     lookups = LookupSqls(claims, requests * (rounds + 1) * len(VARIANTS), seed)
     pool_env = {"pool_min_size": pool_size, "pool_max_size": pool_size}
     half_pool = {"pool_min_size": pool_size // 2, "pool_max_size": max(1, pool_size // 2)}
+    docs = {"schema_docs_dir": bench_docs(log_dir)}
     with (
-        GatewayProcess(dsn, log_dir, "point", **pool_env) as gateway,
+        GatewayProcess(dsn, log_dir, "point", **docs, **pool_env) as gateway,
         GatewayProcess(
             dsn, log_dir, "point-nocost", max_plan_cost=0, max_plan_rows=0, **pool_env
         ) as gateway_nocost,
@@ -203,6 +258,7 @@ async def run_point_lookups(
         harness = psutil.Process()
         servers = {
             "gateway": gateway,
+            "gateway_named": gateway,
             "gateway_nocost": gateway_nocost,
             "gateway_2w": gateway_2w,
             "floor": floor,
@@ -211,7 +267,8 @@ async def run_point_lookups(
         healthz = build_request("GET", "/healthz", f"{HOST}:{gateway.port}")
 
         async def run_variant(variant: str, n: int) -> tuple[LoadResult, dict[str, float]]:
-            sqls = lookups.next(n)
+            ids = lookups.next_ids(n)
+            sqls = [lookup_sql(i) for i in ids]
             groups: dict[str, Any] = {"client": [harness], "postgres": postmaster}
             server = servers.get(variant)
             if server is not None:
@@ -221,6 +278,9 @@ async def run_point_lookups(
             if variant == "healthz":
                 assert server is not None
                 result = await run_load(HOST, server.port, [healthz] * n, concurrency=concurrency)
+            elif variant == "gateway_named":
+                assert server is not None
+                result = await named_lookups(server, ids, concurrency)
             elif server is not None:
                 result = await gateway_lookups(server, sqls, concurrency)
             elif variant == "executor":
@@ -259,6 +319,10 @@ def _summarise(
     raw = runs["raw"].throughput
     ratios = {
         "gateway/raw": ratio(runs["gateway"].throughput, raw),
+        "gateway_named/gateway (named query vs /query, same lookup)": ratio(
+            runs["gateway_named"].throughput, runs["gateway"].throughput
+        ),
+        "gateway_named/raw": ratio(runs["gateway_named"].throughput, raw),
         "gateway_nocost/raw": ratio(runs["gateway_nocost"].throughput, raw),
         "gateway_2w/raw": ratio(runs["gateway_2w"].throughput, raw),
         "floor/raw (the stack's ceiling)": ratio(runs["floor"].throughput, raw),
