@@ -112,3 +112,9 @@ def test_security_follows_the_configured_authentication(
     assert spec["security"] == requirement
     if "apiKey" in found and found["apiKey"]["type"] == "apiKey":
         assert found["apiKey"]["name"] == "X-API-Key" and found["apiKey"]["in"] == "header"
+
+
+def test_every_endpoint_is_documented() -> None:
+    reference = " ".join((ROOT / "docs" / "api.md").read_text().split())
+    for endpoint in ENDPOINTS:
+        assert f"`{endpoint.method} {endpoint.path}" in reference, endpoint.path
