@@ -114,7 +114,8 @@ _NOT_STREAMING_CLAUSES = (
 def streams_rows(tree: exp.Expr) -> bool:
     """True for one SELECT over one plain table that returns rows as it scans them: no joins,
     grouping, ordering, DISTINCT, windows, CTEs, subqueries, set operations, and no function
-    calls at all (the guard keeps calls verbatim, so an aggregate is not told apart by class).
+    calls at all (the guard keeps calls verbatim, so an aggregate is not told apart by class;
+    a named query's cast bind parameter is a constant, not a call).
 
     Such a statement costs a bounded amount of work per row the gateway reads, so PostgreSQL's
     cost estimate cannot change the verdict; the statement timeout still bounds a long scan.
@@ -141,12 +142,19 @@ def streams_rows(tree: exp.Expr) -> bool:
         elif isinstance(node, exp.Select):
             selects += 1
         elif isinstance(node, exp.Window | exp.SetOperation | exp.Subquery) or (
-            isinstance(node, exp.Func) and not isinstance(node, exp.Binary | exp.Connector)
+            isinstance(node, exp.Func)
+            and not isinstance(node, exp.Binary | exp.Connector)
+            and not _bound_value(node)
         ):
             return False
         if tables > 1 or selects > 1:
             return False
     return True
+
+
+def _bound_value(node: exp.Expr) -> bool:
+    """A named query's ``CAST($1 AS type)``: a constant, not a call that works per row."""
+    return isinstance(node, exp.Cast) and isinstance(node.this, exp.Parameter)
 
 
 def _limits(node: exp.Expr) -> bool:

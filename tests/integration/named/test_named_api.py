@@ -19,7 +19,7 @@ from conftest import (
     make_settings,
     read_events,
 )
-from named_queries import typed_docs_dir
+from named_queries import query_doc, typed_docs_dir, write_queries
 from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
@@ -234,3 +234,24 @@ def test_the_spec_lists_the_served_named_queries(client: TestClient) -> None:
     named = sorted(p.removeprefix("/queries/") for p in spec["paths"] if p.startswith("/queries/"))
     assert "getClaimStatus" in named and "claimById" in named
     assert "getMyOpenClaims" not in named and "myClaims" not in named
+
+
+def test_a_named_query_cannot_read_a_sensitive_column(
+    make_client: ClientFactory, tmp_path: Path
+) -> None:
+    docs = typed_docs_dir(tmp_path)
+    write_queries(
+        docs,
+        query_doc(
+            "holderEmail",
+            "SELECT full_name, email FROM policyholders WHERE policyholder_id = :id",
+            id={"type": "integer"},
+        ),
+        name="sensitive.yaml",
+    )
+    client = make_client(schema_docs_dir=docs)
+    for _ in range(2):  # checked once per catalog, refused every time
+        response = call(client, "holderEmail", {"id": 1})
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert error["code"] == "rejected" and error["construct"] == "sensitive column"

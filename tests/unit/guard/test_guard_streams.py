@@ -41,3 +41,18 @@ def test_single_table_scans_stream(sql: str) -> None:
 )
 def test_everything_else_goes_through_explain(sql: str) -> None:
     assert check_sql(sql, GuardPolicy()).streams_rows is False
+
+
+def test_a_named_query_s_cast_bind_parameter_is_a_constant() -> None:
+    """A named query's values arrive as CAST($n AS type): no call that works per row."""
+    policy = GuardPolicy(bind_parameters=2)
+    lookup = (
+        "SELECT * FROM claims WHERE claim_id = CAST($1 AS BIGINT) OR loss_type = CAST($2 AS TEXT)"
+    )
+    assert check_sql(lookup, policy).streams_rows is True
+    for sql in (
+        "SELECT * FROM claims WHERE claim_id = CAST(claim_id AS BIGINT) + CAST($1 AS BIGINT)",
+        "SELECT count(*) FROM claims WHERE claim_id > CAST($1 AS BIGINT)",
+        "SELECT * FROM claims WHERE description = upper(CAST($1 AS TEXT))",
+    ):
+        assert check_sql(sql, policy).streams_rows is False, sql
