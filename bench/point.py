@@ -7,9 +7,15 @@ same concurrency, every lookup a different claim id so the app's verdict cache n
 - ``gateway``: POST /query, default settings (EXPLAIN cost check on) but the audit trail
   off (SQLGATEWAY_AUDIT_SINK=none, as in every variant here; `audit.py` measures it).
 - ``gateway_named``: the same server and the same lookup as the named query ``lookupClaim``
-  (``POST /queries/lookupClaim`` with ``{"claim_id": …}``; schema docs with only that query,
-  so no sensitive-column check on either path): no guard parse of model SQL, the value bound.
-  ``gateway_named/gateway`` is what a named query saves over free SQL.
+  (``POST /queries/lookupClaim`` with ``{"claim_id": …}``; schema docs with only the named
+  lookups, so no sensitive-column check on either path): no guard parse of model SQL, the
+  value bound. ``gateway_named/gateway`` is what a named query saves over free SQL when the
+  server's verdict cache hits (same SQL but for its integers: no parse on /query either).
+- ``gateway_number`` and ``gateway_named_number``: the same server, the lookup by claim
+  number (``WHERE claim_number = 'CLM-0001234'``, the question users ask most), through
+  /query and as the named query ``lookupClaimNumber``. A string literal is not an integer,
+  so the verdict cache misses and /query parses every statement: what a named query saves
+  on a lookup the cache cannot help.
 - ``gateway_nocost``: the same with SQLGATEWAY_MAX_PLAN_COST=0 and _MAX_PLAN_ROWS=0.
 - ``gateway_2w``: as ``gateway`` with ``--workers 2`` (SQLGATEWAY_WORKERS=2), each worker with
   half the pool, so the same number of connections: how users run it on a 2-core machine.
@@ -46,6 +52,8 @@ VARIANTS = (
     "healthz",
     "gateway",
     "gateway_named",
+    "gateway_number",
+    "gateway_named_number",
     "gateway_nocost",
     "gateway_2w",
     "floor",
@@ -56,6 +64,8 @@ LABELS = {
     "healthz": "client ceiling: GET /healthz",
     "gateway": "gateway HTTP (cost check on)",
     "gateway_named": "gateway HTTP, named query (same server)",
+    "gateway_number": "gateway HTTP, by claim number (same server)",
+    "gateway_named_number": "gateway HTTP, named query by claim number (same server)",
     "gateway_nocost": "gateway HTTP (cost check off)",
     "gateway_2w": "gateway HTTP, 2 workers × half the pool",
     "floor": "HTTP floor: bare ASGI app + raw asyncpg",
@@ -63,7 +73,16 @@ LABELS = {
     "raw": "raw asyncpg",
 }
 #: Variants served by a process (tree) whose CPU is counted in the "gateway server" column.
-SERVED = ("healthz", "gateway", "gateway_named", "gateway_nocost", "gateway_2w", "floor")
+SERVED = (
+    "healthz",
+    "gateway",
+    "gateway_named",
+    "gateway_number",
+    "gateway_named_number",
+    "gateway_nocost",
+    "gateway_2w",
+    "floor",
+)
 FLOOR_COMMAND = [sys.executable, "-m", "bench.floor_app"]
 TARGET_RATIO = 0.7
 STATEMENT_TIMEOUT_MS = 25_000
@@ -73,11 +92,20 @@ def lookup_sql(claim_id: int) -> str:
     return f"SELECT * FROM claims WHERE claim_id = {claim_id}"
 
 
-#: The same lookup as a named query (bench_docs writes it into a schema docs file).
+def claim_number(claim_id: int) -> str:
+    return f"CLM-{claim_id:07d}"
+
+
+def number_lookup_sql(claim_id: int) -> str:
+    return f"SELECT * FROM claims WHERE claim_number = '{claim_number(claim_id)}'"
+
+
+#: The same lookups as named queries (bench_docs writes them into a schema docs file).
 NAMED_LOOKUP = "lookupClaim"
+NAMED_NUMBER_LOOKUP = "lookupClaimNumber"
 NAMED_LOOKUP_DOCS = f"""\
-# Written by bench/point.py: the point lookup as a named query, and nothing else (no tables,
-# so no sensitive-column check on either path).
+# Written by bench/point.py: the point lookups as named queries, and nothing else (no
+# tables, so no sensitive-column check on either path).
 queries:
   - name: {NAMED_LOOKUP}
     description: One claim by its id.
@@ -87,6 +115,14 @@ queries:
         type: integer
         description: The claim's id.
         minimum: 1
+  - name: {NAMED_NUMBER_LOOKUP}
+    description: One claim by its claim number.
+    sql: SELECT * FROM claims WHERE claim_number = :claim_number
+    parameters:
+      claim_number:
+        type: string
+        description: The claim number, CLM- and 7 digits.
+        pattern: ^CLM-[0-9]{{7}}$
 """
 
 
@@ -127,12 +163,17 @@ async def gateway_lookups(
 
 
 async def named_lookups(
-    server: GatewayProcess, claim_ids: Sequence[int], concurrency: int
+    server: GatewayProcess, claim_ids: Sequence[int], concurrency: int, *, by_number: bool
 ) -> LoadResult:
-    """POST /queries/lookupClaim for each of `claim_ids`; a response without one row is an
-    error."""
+    """POST /queries/lookupClaim (or lookupClaimNumber) for each of `claim_ids`; a response
+    without one row is an error."""
     host = f"{HOST}:{server.port}"
-    raws = [named_request(host, server.api_key, NAMED_LOOKUP, {"claim_id": i}) for i in claim_ids]
+    raws = [
+        named_request(host, server.api_key, NAMED_NUMBER_LOOKUP, {"claim_number": claim_number(i)})
+        if by_number
+        else named_request(host, server.api_key, NAMED_LOOKUP, {"claim_id": i})
+        for i in claim_ids
+    ]
     return await run_load(
         HOST, server.port, raws, concurrency=concurrency, expect=b'"row_count":1,'
     )
@@ -259,6 +300,8 @@ async def run_point_lookups(
         servers = {
             "gateway": gateway,
             "gateway_named": gateway,
+            "gateway_number": gateway,
+            "gateway_named_number": gateway,
             "gateway_nocost": gateway_nocost,
             "gateway_2w": gateway_2w,
             "floor": floor,
@@ -278,9 +321,14 @@ async def run_point_lookups(
             if variant == "healthz":
                 assert server is not None
                 result = await run_load(HOST, server.port, [healthz] * n, concurrency=concurrency)
-            elif variant == "gateway_named":
+            elif variant in ("gateway_named", "gateway_named_number"):
                 assert server is not None
-                result = await named_lookups(server, ids, concurrency)
+                by_number = variant == "gateway_named_number"
+                result = await named_lookups(server, ids, concurrency, by_number=by_number)
+            elif variant == "gateway_number":
+                assert server is not None
+                numbers = [number_lookup_sql(i) for i in ids]
+                result = await gateway_lookups(server, numbers, concurrency)
             elif server is not None:
                 result = await gateway_lookups(server, sqls, concurrency)
             elif variant == "executor":
@@ -323,6 +371,9 @@ def _summarise(
             runs["gateway_named"].throughput, runs["gateway"].throughput
         ),
         "gateway_named/raw": ratio(runs["gateway_named"].throughput, raw),
+        "gateway_named_number/gateway_number (named vs /query, by claim number)": ratio(
+            runs["gateway_named_number"].throughput, runs["gateway_number"].throughput
+        ),
         "gateway_nocost/raw": ratio(runs["gateway_nocost"].throughput, raw),
         "gateway_2w/raw": ratio(runs["gateway_2w"].throughput, raw),
         "floor/raw (the stack's ceiling)": ratio(runs["floor"].throughput, raw),
