@@ -62,13 +62,13 @@ async def answer_named(
     record.db_role = scope.role
     record.parameters = _audited(query, arguments)
     values = bind(query, arguments, identity)
-    record.sql_executed = query.sql  # only once the values are accepted
     record.parameters = {
         name: MASKED if query.doc.parameters[name].sensitive else json_ready(value)
         for name, value in zip(query.order, values, strict=True)
     }
     if services.sensitive:
         await _check_sensitive(services, query)
+    record.sql_executed = query.sql  # only once nothing refuses it before the database
     plan = QueryPlan(
         sql=query.sql,
         has_order_by=query.verdict.has_order_by,
