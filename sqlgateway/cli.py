@@ -3,33 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from sqlgateway import __version__
+from sqlgateway.command import USAGE, CommandError, load_settings, on_database, run_command
 from sqlgateway.settings import Settings
+from sqlgateway.target import Target, add_database_url_flag, database_target
 
 if TYPE_CHECKING:
     from sqlgateway.catalog.introspect import LiveTable
     from sqlgateway.catalog.schema_docs import SchemaDocs
 
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment with the given flags on top; exits 2 with the reasons."""
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as error:
-        print("sqlgateway: invalid configuration:", file=sys.stderr)
-        for problem in error.errors():
-            field = ".".join(str(p) for p in problem["loc"])
-            name = f"SQLGATEWAY_{field.upper()}" if field else "settings"
-            print(f"  {name}: {problem['msg']}", file=sys.stderr)
-        raise SystemExit(2) from None
+__all__ = ["build_parser", "load_settings", "main"]
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -46,11 +34,12 @@ def _openapi(args: argparse.Namespace) -> int:
     if args.file:
         import yaml
 
-        spec = yaml.safe_load(Path(args.file).read_text("utf-8"))
+        with Path(args.file).open(encoding="utf-8") as file:  # its name in YAML errors
+            spec = yaml.safe_load(file)
     else:
         from sqlgateway.named.cli import compiled
 
-        docs = _docs(settings, demo=False)
+        docs = _docs(settings.schema_docs_dir)
         named = compiled(docs, settings)
         spec = build_spec(
             args.server_url or settings.served_url, settings=settings, docs=docs, named=named
@@ -65,37 +54,29 @@ def _openapi(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _docs(settings: Settings, *, demo: bool) -> SchemaDocs | None:
-    """The schema docs of SQLGATEWAY_SCHEMA_DOCS_DIR (the demo's when `demo` and unset);
-    exits 1 with every problem when they are invalid."""
-    from sqlgateway.catalog.schema_docs import SchemaDocsError, load_schema_docs
-    from sqlgateway.demo.files import demo_docs_dir
+def _docs(directory: Path | None) -> SchemaDocs | None:
+    """The schema docs of `directory`; SchemaDocsError lists every problem."""
+    from sqlgateway.catalog.schema_docs import load_schema_docs
 
-    directory = settings.schema_docs_dir or (demo_docs_dir() if demo else None)
-    if directory is None:
-        return None
-    try:
-        return load_schema_docs(directory)
-    except SchemaDocsError as error:
-        print(f"sqlgateway: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    return None if directory is None else load_schema_docs(directory)
 
 
-def _live_tables(url: str, settings: Settings) -> tuple[LiveTable, ...]:
+def _live_tables(target: Target, settings: Settings) -> tuple[LiveTable, ...]:
     from sqlgateway.catalog.introspect import read_live_tables_at
 
-    return asyncio.run(read_live_tables_at(url, settings))
+    url = target.database_url
+    return on_database(url, lambda: read_live_tables_at(url, settings), what="read the catalog")
 
 
 def _schema_docs_check(args: argparse.Namespace) -> int:
     from sqlgateway.catalog.drift import find_drift
 
     settings = load_settings(schema_docs_dir=args.dir)
-    docs = _docs(settings, demo=False)
-    if docs is None:
-        print("sqlgateway: give --dir or set SQLGATEWAY_SCHEMA_DOCS_DIR", file=sys.stderr)
-        return 2
-    problems = find_drift(docs, _live_tables(_database_url(args, settings), settings))
+    with database_target(settings, args.database_url) as target:
+        docs = _docs(target.schema_docs_dir)
+        if docs is None:
+            raise CommandError("give --dir or set SQLGATEWAY_SCHEMA_DOCS_DIR", code=USAGE)
+        problems = find_drift(docs, _live_tables(target, settings))
     for problem in problems:
         print(f"  {problem}")
     tables = len(docs.tables)
@@ -112,24 +93,25 @@ def _schema_docs_generate(args: argparse.Namespace) -> int:
     from sqlgateway.catalog.draft import draft_schema_docs
 
     settings = load_settings()
-    url = _database_url(args, settings)
-    tables = _live_tables(url, settings)
+    with database_target(settings, args.database_url) as target:
+        tables = _live_tables(target, settings)
+        url = target.database_url
 
-    async def run() -> str:
-        conn = await asyncpg.connect(url)
-        try:
-            return await draft_schema_docs(
-                conn,
-                tables,
-                schema=args.schema,
-                max_values=args.max_values,
-                scan_rows=args.sample_rows,
-                timeout_ms=args.sample_timeout_ms,
-            )
-        finally:
-            await conn.close()
+        async def run() -> str:
+            conn = await asyncpg.connect(url)
+            try:
+                return await draft_schema_docs(
+                    conn,
+                    tables,
+                    schema=args.schema,
+                    max_values=args.max_values,
+                    scan_rows=args.sample_rows,
+                    timeout_ms=args.sample_timeout_ms,
+                )
+            finally:
+                await conn.close()
 
-    text = asyncio.run(run())
+        text = on_database(url, run, what="sample the tables")
     if args.output:
         Path(args.output).write_text(text, "utf-8")
         print(f"sqlgateway: wrote {args.output}", file=sys.stderr)
@@ -143,71 +125,10 @@ def _gpt_instructions(args: argparse.Namespace) -> int:
     from sqlgateway.catalog.model import merge
 
     settings = load_settings(schema_docs_dir=args.dir)
-    url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    docs = _docs(settings, demo=url is None)
-    live = _live_tables(url, settings) if url else None
+    with database_target(settings, args.database_url) as target:
+        docs = _docs(target.schema_docs_dir)
+        live = _live_tables(target, settings)
     sys.stdout.write(build_instructions(merge(docs, live), settings) + "\n")
-    return 0
-
-
-def _database_url(args: argparse.Namespace, settings: Settings) -> str:
-    url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    if not url:
-        print("sqlgateway: give --database-url or set SQLGATEWAY_DATABASE_URL", file=sys.stderr)
-        raise SystemExit(2)
-    return url
-
-
-def _check_role(args: argparse.Namespace) -> int:
-    import asyncpg
-
-    from sqlgateway.role.inspect import inspect_role
-
-    settings = load_settings()
-    url = _database_url(args, settings)
-
-    async def run() -> bool:
-        conn = await asyncpg.connect(url)
-        try:
-            report = await inspect_role(conn)
-        finally:
-            await conn.close()
-        print(report.render())
-        return report.safe
-
-    return 0 if asyncio.run(run()) else 1
-
-
-def _provision_role(args: argparse.Namespace) -> int:
-    import asyncpg
-
-    from sqlgateway.role.provision import provision_sql
-
-    settings = load_settings()
-    sql = provision_sql(
-        args.role, args.database, tuple(args.schema or ["public"]), settings, password=args.password
-    )
-    if not args.apply:
-        sys.stdout.write(sql)
-        return 0
-    admin_url = args.admin_url
-    if not admin_url:
-        print("sqlgateway: --apply needs --admin-url (an administrator's URL)", file=sys.stderr)
-        return 2
-
-    async def run() -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-    print(f"sqlgateway: role {args.role} provisioned in database {args.database}")
     return 0
 
 
@@ -231,9 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 8000)")
-    serve.add_argument(
-        "--database-url", help="PostgreSQL URL to serve (default: the embedded demo)"
-    )
+    add_database_url_flag(serve, "PostgreSQL URL to serve")
     serve.add_argument(
         "--workers", type=int, help="worker processes, each with its own pools (default 1)"
     )
@@ -258,14 +177,12 @@ def build_parser() -> argparse.ArgumentParser:
     docs_check.add_argument(
         "--dir", help="schema docs directory (default SQLGATEWAY_SCHEMA_DOCS_DIR)"
     )
-    docs_check.add_argument(
-        "--database-url", help="URL to compare with (default SQLGATEWAY_DATABASE_URL)"
-    )
+    add_database_url_flag(docs_check, "URL to compare with")
     docs_check.set_defaults(func=_schema_docs_check)
     generate = docs_commands.add_parser(
         "generate", help="draft schema docs YAML from a live database"
     )
-    generate.add_argument("--database-url", help="URL to read (default SQLGATEWAY_DATABASE_URL)")
+    add_database_url_flag(generate, "URL to read")
     generate.add_argument("--schema", default="public", help="schema to describe (default public)")
     generate.add_argument("--output", help="file to write (default: standard output)")
     generate.add_argument(
@@ -285,31 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     instructions.add_argument(
         "--dir", help="schema docs directory (default SQLGATEWAY_SCHEMA_DOCS_DIR)"
     )
-    instructions.add_argument(
-        "--database-url",
-        help="database to read the live catalog from (default SQLGATEWAY_DATABASE_URL; "
-        "neither: the demo's docs alone)",
-    )
+    add_database_url_flag(instructions, "database to read the live catalog from")
     instructions.set_defaults(func=_gpt_instructions)
 
-    check = commands.add_parser(
-        "check-role", help="report whether the database role is safe to serve with (exit 1 if not)"
-    )
-    check.add_argument("--database-url", help="URL to check (default SQLGATEWAY_DATABASE_URL)")
-    check.set_defaults(func=_check_role)
+    from sqlgateway.role.cli import add_role_parsers
 
-    provision = commands.add_parser(
-        "provision-role", help="print (or --apply) the SQL that creates a read-only role"
-    )
-    provision.add_argument("--role", default="sqlgateway_reader", help="role name")
-    provision.add_argument("--database", required=True, help="database the role reads")
-    provision.add_argument(
-        "--schema", action="append", help="schema to grant SELECT on (repeatable; default public)"
-    )
-    provision.add_argument("--password", help="login password to set (omit for peer/cert auth)")
-    provision.add_argument("--apply", action="store_true", help="run the SQL instead of printing")
-    provision.add_argument("--admin-url", help="administrator URL of the database, for --apply")
-    provision.set_defaults(func=_provision_role)
+    add_role_parsers(commands)
 
     from sqlgateway.auth.cli import add_auth_parsers
 
@@ -329,6 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command of `argv`; its exit code (failures as one message, see command.py)."""
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
-    return result
+    return run_command(args.func, args)

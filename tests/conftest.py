@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import secrets
 import shutil
 import socket
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +32,22 @@ from starlette.testclient import TestClient
 
 from sqlgateway.app import create_app
 from sqlgateway.auth.api_keys import key_entry
-from sqlgateway.demo.database import DemoDatabase, ensure_demo
+from sqlgateway.demo.database import DemoDatabase, derive_dsn, ensure_demo
 from sqlgateway.guard import GuardPolicy
 from sqlgateway.settings import Settings
 
 # The developer's environment must not change what the tests see: every SQLGATEWAY_* setting
-# is cleared (the SQLGATEWAY_TEST_* variables above choose the test database and stay).
+# is cleared (the SQLGATEWAY_TEST_* variables above choose the test database and stay, and so
+# does SQLGATEWAY_WRITE_DEFENCE_DOC, which asks the tests to write docs/defence-in-depth.md).
 for _name in [n for n in os.environ if n.startswith("SQLGATEWAY_")]:
-    if not _name.startswith("SQLGATEWAY_TEST_"):
+    if not _name.startswith("SQLGATEWAY_TEST_") and _name != "SQLGATEWAY_WRITE_DEFENCE_DOC":
         del os.environ[_name]
+
+#: Where commands that default to the embedded demo find it: never the developer's own demo
+#: (tests that need the demo default start one there: `embedded_demo`).
+EMBEDDED_DEMO_DIR = Path(tempfile.mkdtemp(prefix="sqlgateway-test-demo-")) / "pgdata"
+atexit.register(shutil.rmtree, EMBEDDED_DEMO_DIR.parent, ignore_errors=True)
+os.environ["SQLGATEWAY_EMBEDDED_DATA_DIR"] = str(EMBEDDED_DEMO_DIR)
 
 #: The repository root, and the SQL corpora the guard and the attack tests share.
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +177,21 @@ def make_settings(demo: DemoDatabase, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@pytest.fixture(scope="session")
+def embedded_demo() -> Iterator[Path]:
+    """The embedded demo that commands default to, in EMBEDDED_DEMO_DIR (the full demo, as
+    `serve` makes it), kept running by this process: commands run in subprocesses reuse it,
+    and their exit does not stop it."""
+    from sqlgateway.demo.embedded import start_embedded
+
+    server = start_embedded(EMBEDDED_DEMO_DIR, delete_on_stop=True)
+    try:
+        asyncio.run(ensure_demo(server.admin_dsn()))
+        yield EMBEDDED_DEMO_DIR
+    finally:
+        server.stop()
+
+
 TEST_AUDIT_DATABASE = "sqlgateway_test_audit"
 TEST_AUDITOR = "sqlgateway_test_auditor"
 
@@ -221,6 +245,55 @@ def audit_fetch(pg_admin_dsn: str, sql: str) -> list[asyncpg.Record]:
     from sqlgateway.demo.database import derive_dsn
 
     return fetch_sql(derive_dsn(pg_admin_dsn, database=TEST_AUDIT_DATABASE), sql)
+
+
+# -- a fresh database, as a DBA's would be (PUBLIC's defaults, an application of its own) --
+
+
+@dataclass
+class FreshDatabase:
+    name: str
+    server_dsn: str  # the superuser's, to the `postgres` database
+    app_role: str  # owns `orders`; takes advisory locks and temporary tables
+    password: str  # of every role made here
+    roles: list[str] = field(default_factory=list)  # to drop afterwards
+
+    @property
+    def admin_dsn(self) -> str:
+        """The superuser's DSN to this database."""
+        return derive_dsn(self.server_dsn, database=self.name)
+
+    def dsn(self, role: str) -> str:
+        return derive_dsn(self.server_dsn, database=self.name, user=role, password=self.password)
+
+    def new_role(self, prefix: str, attributes: str = "LOGIN") -> str:
+        role = f"{prefix}_{secrets.token_hex(4)}"
+        self.roles.append(role)
+        execute_sql(self.server_dsn, f"CREATE ROLE {role} {attributes} PASSWORD '{self.password}'")
+        return role
+
+
+@pytest.fixture
+def fresh_db(pg_admin_dsn: str) -> Iterator[FreshDatabase]:
+    """A new database owned by the superuser, with a table `orders` (one row) owned by an
+    application role. Function privileges and PUBLIC's defaults are per database: it has
+    PostgreSQL's own, not the demo's revocations."""
+    db = FreshDatabase(f"sgw_role_{secrets.token_hex(4)}", pg_admin_dsn, "", secrets.token_hex(12))
+    execute_sql(pg_admin_dsn, f"CREATE DATABASE {db.name}")
+    try:
+        db.app_role = db.new_role("sgw_app")
+        execute_sql(
+            db.admin_dsn,
+            f"GRANT CREATE ON SCHEMA public TO {db.app_role}",
+            f"SET ROLE {db.app_role}",
+            "CREATE TABLE public.orders (id int PRIMARY KEY, total numeric NOT NULL)",
+            "INSERT INTO public.orders VALUES (1, 9.5)",
+        )
+        yield db
+    finally:
+        execute_sql(pg_admin_dsn, f"DROP DATABASE IF EXISTS {db.name} WITH (FORCE)")
+        for role in reversed(db.roles):
+            execute_sql(pg_admin_dsn, f"DROP ROLE IF EXISTS {role}")
 
 
 ClientFactory = Callable[..., TestClient]

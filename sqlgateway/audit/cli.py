@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-import asyncpg
-
 from sqlgateway.audit.read import Filters, Trail, TrailReadError, TrailSource, open_trail
 from sqlgateway.audit.report import (
     PROBING,
@@ -29,6 +27,8 @@ from sqlgateway.audit.report import (
     render_probes,
     render_top,
 )
+from sqlgateway.command import database_failure
+from sqlgateway.db.driver_errors import DATABASE_ERRORS
 
 if TYPE_CHECKING:
     from sqlgateway.demo.embedded import EmbeddedServer
@@ -156,7 +156,7 @@ def _source(args: argparse.Namespace) -> TrailSource | None:
         return TrailSource(file=args.file)
     if args.database_url and args.schema:
         return TrailSource(database_url=args.database_url, schema=args.schema)
-    from sqlgateway.cli import load_settings
+    from sqlgateway.command import load_settings
 
     settings = load_settings()
     schema = args.schema or settings.audit_schema
@@ -199,7 +199,7 @@ def run_audit(args: argparse.Namespace) -> int:
 
 def _on_embedded_demo() -> bool:
     """`serve` without a database URL keeps the demo's trail in its embedded server."""
-    from sqlgateway.cli import load_settings
+    from sqlgateway.command import load_settings
 
     settings = load_settings()
     return (
@@ -214,14 +214,17 @@ def _on_embedded_demo() -> bool:
 def _demo_trail(args: argparse.Namespace) -> tuple[EmbeddedServer, TrailSource]:
     """The embedded demo's audit database (the server is reused if `serve` runs, else started
     for this command), as `serve` provisions it."""
-    from sqlgateway.audit.provision import ensure_audit_database
-    from sqlgateway.cli import load_settings
-    from sqlgateway.demo.database import READER_ROLE
+    from sqlgateway.command import load_settings
     from sqlgateway.demo.embedded import start_embedded
+    from sqlgateway.target import demo_audit_url
 
     settings = load_settings()
     server = start_embedded(settings.embedded_data_dir)
-    url = asyncio.run(ensure_audit_database(server.admin_dsn(), reader_role=READER_ROLE))
+    try:
+        url = demo_audit_url(server)
+    except BaseException:
+        server.stop()
+        raise
     return server, TrailSource(database_url=url, schema=args.schema or settings.audit_schema)
 
 
@@ -236,8 +239,10 @@ def _run_errors(args: argparse.Namespace, source: TrailSource, filters: Filters)
     except BrokenPipeError:  # the reader went away (`| head`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-        print(f"sqlgateway: cannot read the audit trail: {error}", file=sys.stderr)
+    except DATABASE_ERRORS as error:
+        print(
+            f"sqlgateway: cannot read the audit trail: {database_failure(error)}", file=sys.stderr
+        )
         return 1
 
 

@@ -29,6 +29,8 @@ import asyncpg
 
 from sqlgateway.audit.event import NAMES, TABLE
 from sqlgateway.audit.jsonl import decode_line, rotated_files
+from sqlgateway.db.driver_errors import DATABASE_ERRORS, connection_problem
+from sqlgateway.db.pools import describe_dsn
 from sqlgateway.db.sql import quote_ident
 from sqlgateway.guard.relations import DEFAULT_SCHEMA
 
@@ -395,6 +397,10 @@ class TrailSource:
     schema: str | None = None
 
 
+#: what connecting to the audit database may raise (ValueError: a URL that is not one)
+_CONNECT_ERRORS: tuple[type[BaseException], ...] = (*DATABASE_ERRORS, ValueError)
+
+
 @asynccontextmanager
 async def open_trail(source: TrailSource) -> AsyncIterator[Trail]:
     if source.file is not None:
@@ -407,8 +413,12 @@ async def open_trail(source: TrailSource) -> AsyncIterator[Trail]:
     assert source.database_url is not None and source.schema is not None
     try:
         conn = await asyncpg.connect(source.database_url, timeout=10)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as error:
-        raise TrailReadError(f"cannot connect to the audit database: {error}") from None
+    except _CONNECT_ERRORS as error:
+        cause, step = connection_problem(error) or (str(error), "check the URL")
+        where = describe_dsn(source.database_url, with_user=True)
+        raise TrailReadError(
+            f"cannot connect to the audit database {where}: {cause}. Next: {step}."
+        ) from None
     try:
         table = f"{quote_ident(source.schema)}.{TABLE}"
         if await conn.fetchval("SELECT to_regclass($1)", table) is None:

@@ -13,7 +13,7 @@ from sqlgateway.catalog.model import Catalog, merge
 from sqlgateway.catalog.schema_docs import SchemaDocs
 from sqlgateway.db.driver_errors import DATABASE_ERRORS, unavailable_error
 from sqlgateway.errors import UnavailableError
-from sqlgateway.role.inspect import UnsafeRoleError
+from sqlgateway.role.report import UnsafeRoleError
 from sqlgateway.settings import Settings
 
 logger = logging.getLogger("sqlgateway")

@@ -2,10 +2,14 @@
 
 asyncpg raises one class per SQLSTATE, so errors are mapped by class, never by message or
 SQLSTATE string. `UNAVAILABLE` is the one list of "the database cannot be reached" errors
-(they mean the operator's problem, never the SQL's); `gateway_error` maps what a query raised.
+(they mean the operator's problem, never the SQL's); `gateway_error` maps what a query raised;
+`connection_problem` says, for the operator (the CLI, logs), why a connection failed and what
+to do about it.
 """
 
 from __future__ import annotations
+
+import socket
 
 import asyncpg.exceptions as pgerr
 
@@ -24,6 +28,7 @@ __all__ = [
     "DATABASE_ERRORS",
     "RETRY_HINT",
     "UNAVAILABLE",
+    "connection_problem",
     "gateway_error",
     "is_unavailable",
     "unavailable_error",
@@ -60,6 +65,58 @@ def is_unavailable(error: BaseException) -> bool:
 def unavailable_error(error: BaseException, what: str = "the database") -> UnavailableError:
     """503 naming the kind of failure (never a DSN or a password)."""
     return UnavailableError(f"cannot reach {what} ({type(error).__name__})", hint=RETRY_HINT)
+
+
+#: (error class, what went wrong, what to do), most specific first; the cause is the server's
+#: own message when it sent one. For the operator only: clients get `unavailable_error`.
+_CONNECTION_PROBLEMS: tuple[tuple[type[BaseException], str, str], ...] = (
+    (pgerr.InvalidPasswordError, "", "check the password in the URL"),
+    (
+        pgerr.InvalidAuthorizationSpecificationError,
+        "",
+        "check the user name in the URL and pg_hba.conf; `sqlgateway provision-role` creates "
+        "a serving role",
+    ),
+    (pgerr.InvalidCatalogNameError, "", "check the database name in the URL"),
+    (
+        pgerr.TooManyConnectionsError,
+        "",
+        "retry later, or raise max_connections (or lower SQLGATEWAY_POOL_MAX_SIZE)",
+    ),
+    (pgerr.CannotConnectNowError, "", "the server is starting or stopping: retry in a moment"),
+    (pgerr.AdminShutdownError, "", "the server is shutting down: retry once it is back"),
+    (pgerr.CrashShutdownError, "", "the server is recovering: retry in a moment"),
+    (pgerr.PostgresConnectionError, "", "retry; if it persists, check the server's log"),
+    (pgerr.ClientConfigurationError, "", "fix the URL (postgresql://user@host:port/database)"),
+    (
+        ConnectionRefusedError,
+        "connection refused",
+        "check the host and port in the URL, and that PostgreSQL is running",
+    ),
+    (socket.gaierror, "the host name does not resolve", "check the host in the URL"),
+    (TimeoutError, "timed out", "check the host and port in the URL, and any firewall between"),
+    (
+        FileNotFoundError,
+        "no server socket there",
+        "check the socket directory (host=) and port in the URL, and that PostgreSQL is running",
+    ),
+    (OSError, "", "check the host and port in the URL, and that PostgreSQL is running"),
+)
+
+
+def connection_problem(error: BaseException) -> tuple[str, str] | None:
+    """(what went wrong, what to do) when `error` is a failure to reach or log in to the
+    database; None for any other error. Never holds a password.
+
+    >>> connection_problem(ConnectionRefusedError(111, "Connect call failed"))
+    ('connection refused', 'check the host and port in the URL, and that PostgreSQL is running')
+    """
+    for kind, cause, step in _CONNECTION_PROBLEMS:
+        if isinstance(error, kind):
+            detail = getattr(error, "message", None) or getattr(error, "strerror", None) or error
+            detail = str(detail)
+            return cause or detail or type(error).__name__, step
+    return None
 
 
 def gateway_error(

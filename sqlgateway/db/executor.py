@@ -34,13 +34,15 @@ from sqlgateway.db.driver_errors import (
 )
 from sqlgateway.db.encode import Column, EncodedResult, ResultEncoder, converter_for
 from sqlgateway.db.pools import Member, PoolSet, describe_dsn
-from sqlgateway.db.sql import quote_ident, quote_literal
+from sqlgateway.db.sql import quote_literal
 from sqlgateway.errors import (
     GatewayError,
     UnavailableError,
 )
 from sqlgateway.guard.cost import check_plan, estimate
-from sqlgateway.role.inspect import Finding, RoleReport, UnsafeRoleError, inspect_role
+from sqlgateway.role.definition import Severity
+from sqlgateway.role.inspect import require_safe_role
+from sqlgateway.role.report import UnsafeRoleError
 from sqlgateway.settings import Settings
 
 APPLICATION_NAME = "sqlgateway"
@@ -76,14 +78,17 @@ class QueryPlan:
     timeout_source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS"
 
 
-async def _init_connection(conn: asyncpg.Connection, *, scoped_roles: Sequence[str] = ()) -> None:
+async def _init_connection(
+    conn: asyncpg.Connection, *, scoped_roles: Sequence[str] = (), told: set[str]
+) -> None:
     """Every new connection: check the role, and every role a request may switch to, is
-    safe to serve with; then set the codecs."""
-    report = await inspect_role(conn)
-    if not report.safe:
-        raise UnsafeRoleError(report)
-    for role in scoped_roles:
-        await _check_scoped_role(conn, role)
+    safe to serve with (UnsafeRoleError if not; reduced depth is logged once per pool, in
+    `told`); then set the codecs."""
+    for report in await require_safe_role(conn, scoped_roles):
+        if report.findings and report.role not in told:
+            told.add(report.role)
+            if report.severity is not Severity.WARNING:
+                logger.warning("%s", report.render())
     # numeric as PostgreSQL's text keeps every digit; interval as ISO 8601 text keeps months.
     await conn.set_type_codec(
         "numeric", schema="pg_catalog", encoder=str, decoder=str, format="text"
@@ -91,33 +96,6 @@ async def _init_connection(conn: asyncpg.Connection, *, scoped_roles: Sequence[s
     await conn.set_type_codec(
         "interval", schema="pg_catalog", encoder=str, decoder=str, format="text"
     )
-
-
-async def _check_scoped_role(conn: asyncpg.Connection, role: str) -> None:
-    """Inspect `role` as a request would run as it: inside a transaction, after SET LOCAL
-    ROLE (so nothing outlives the check, also behind PgBouncer)."""
-    login = await conn.fetchval("SELECT current_user")
-    database = await conn.fetchval("SELECT current_database()")
-    async with conn.transaction(readonly=True):
-        try:
-            await conn.execute(f"SET LOCAL ROLE {quote_ident(role)}")
-        except pgerr.PostgresError as error:
-            raise UnsafeRoleError(
-                RoleReport(
-                    role,
-                    str(database),
-                    [
-                        Finding(
-                            True,
-                            f"{login} cannot SET ROLE {role} ({type(error).__name__}): grant "
-                            f"{role} to {login}, or remove it from SQLGATEWAY_SCOPE_ALLOWED_ROLES",
-                        )
-                    ],
-                )
-            ) from None
-        report = await inspect_role(conn)
-    if not report.safe:
-        raise UnsafeRoleError(report)
 
 
 async def _keep_connection(conn: asyncpg.Connection) -> None:
@@ -144,7 +122,7 @@ async def _batches(
     Bind+Execute go out in one round trip and the portal needs no Close (ROLLBACK ends it):
     one round trip fewer per query than asyncpg's public cursor, measured at +9–27% point
     lookups per second (bench/). This uses asyncpg's protocol object, so the asyncpg range
-    is pinned and tests/unit/test_executor_wire.py fails if the interface moves; without it
+    is pinned and tests/unit/db/test_executor_wire.py fails if the interface moves; without it
     the public cursor is used.
     """
     protocol = getattr(getattr(conn, "_con", None), "_protocol", None)
@@ -195,7 +173,9 @@ async def _create_pool(dsn: str, settings: Settings, *, min_size: int) -> asyncp
     options: dict[str, Any] = {
         "max_size": settings.pool_max_size,
         "statement_cache_size": 0,  # model SQL is literal and one-off: caching only churns
-        "init": functools.partial(_init_connection, scoped_roles=settings.scope_allowed_roles),
+        "init": functools.partial(
+            _init_connection, scoped_roles=settings.scope_allowed_roles, told=set()
+        ),
         "reset": _keep_connection,
         "server_settings": _server_settings(settings),
     }

@@ -22,9 +22,16 @@ from asyncpg.pool import PoolConnectionProxy
 logger = logging.getLogger("sqlgateway")
 
 
-def describe_dsn(dsn: str) -> str:
-    """`host:port/database` of a PostgreSQL URL: safe to log, it never holds the password."""
+def describe_dsn(dsn: str, *, with_user: bool = False) -> str:
+    """`host:port/database` (`user@host:port/database` `with_user`) of a PostgreSQL URL: safe
+    to log, it never holds the password.
+
+    >>> describe_dsn("postgresql://reader:s3cret@db:6432/claims", with_user=True)
+    'reader@db:6432/claims'
+    """
     parts = urlsplit(dsn)
+    if with_user and parts.username:
+        return f"{unquote(parts.username)}@{describe_dsn(dsn)}"
     query = parse_qs(parts.query)
     netloc = parts.netloc.rpartition("@")[2]
     host = query.get("host", [netloc.rsplit(":", 1)[0] if netloc else "localhost"])[0]

@@ -3,13 +3,14 @@
 `sqlgateway.demo.database.ensure_demo` calls these on every run, in one transaction, and re-exports the
 public names:
 
-1. `configure_roles` (re)applies the reader role and its grants; see `_READER_SETTINGS` and
-   `_REVOKED_FUNCTIONS` for the least-privilege rules. It also (re)applies per-user scoping:
+1. `configure_roles` (re)applies the reader role and its grants: a safe serving role as
+   `sqlgateway.role.definition` defines it (the attributes, settings and function
+   revocations `provision-role` applies too). It also (re)applies per-user scoping:
    two NOLOGIN roles, a policyholder role and an adjuster role, with the reader's SELECT grants
    and nothing more, which the reader (a NOINHERIT member of both) may `SET ROLE` to.
 2. `least_privilege_problem` says what is wrong when a role is a member of more than it should
    be, or owns anything.
-3. `apply_row_security` makes the policies those of `demo_rls.sql`, which show the scoped roles
+3. `apply_row_security` makes the policies those of `sql/rls.sql`, which show the scoped roles
    only the rows of the user named by the transaction-local setting `sqlgateway.user_id`, and
    the reader everything. The policies are rewritten only when they differ from the file.
 
@@ -25,6 +26,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from sqlgateway.demo.files import sql_file
+from sqlgateway.role.definition import ATTRIBUTES, SETTINGS
+from sqlgateway.role.provision import public_revocations_sql
 
 __all__ = [
     "ADJUSTER_ROLE",
@@ -50,41 +53,6 @@ ADJUSTER_ROLE = "claims_adjuster"
 USER_ID_SETTING = "sqlgateway.user_id"
 
 _RLS_FILE = "rls.sql"  # applied by every call, not part of the demo database's load
-
-#: Role-wide settings of the reader (ALTER ROLE ... SET). statement_timeout is a backstop
-#: above the gateway's own per-query timeout; temp_file_limit stops a runaway sort or hash
-#: from filling the disk.
-_READER_SETTINGS = (
-    ("default_transaction_read_only", "on"),
-    ("statement_timeout", "30s"),
-    ("idle_in_transaction_session_timeout", "60s"),
-    ("temp_file_limit", "1GB"),
-)
-
-#: pg_catalog functions PUBLIC may run by default that a read-only reader must not (EXECUTE is
-#: revoked from PUBLIC in the demo database; function privileges are per database):
-#: - large objects: they write to pg_largeobject even from SELECT, or read/write server files;
-#: - pg_logical_emit_message: writes WAL; pg_notify: signals other sessions;
-#: - advisory locks: a session-level lock outlives the query and can block other sessions;
-#: - pg_cancel_backend / pg_terminate_backend: the reader could kill the gateway's other
-#:   connections, which all use the same role;
-#: - query_to_xml*, ts_stat: run a query given as text, hiding it from the gateway's guard.
-#: Kept on purpose: pg_sleep*, since statement_timeout ends it; set_config, which drivers and
-#: the gateway itself may use. set_config (like SET) can turn default_transaction_read_only off
-#: for the rest of a session: the guard must refuse it in user SQL, and the executor should
-#: open every transaction READ ONLY itself rather than rely on the role's default.
-_REVOKED_FUNCTIONS = (
-    "lo_open", "lo_close", "loread", "lowrite", "lo_lseek", "lo_lseek64", "lo_tell",
-    "lo_tell64", "lo_truncate", "lo_truncate64", "lo_creat", "lo_create", "lo_unlink",
-    "lo_import", "lo_export", "lo_from_bytea", "lo_get", "lo_put",
-    "pg_logical_emit_message", "pg_notify",
-    "pg_advisory_lock", "pg_advisory_lock_shared", "pg_advisory_unlock",
-    "pg_advisory_unlock_shared", "pg_advisory_unlock_all", "pg_advisory_xact_lock",
-    "pg_advisory_xact_lock_shared", "pg_try_advisory_lock", "pg_try_advisory_lock_shared",
-    "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
-    "pg_cancel_backend", "pg_terminate_backend",
-    "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "ts_stat",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -145,14 +113,8 @@ async def configure_roles(
         await execute_sql(db, f"GRANT SELECT ON {relations} TO %I", role)
     for role in roles.scoped:
         await execute_sql(db, "GRANT %I TO %I", role, roles.reader)
-    revokes = await db.fetchval(
-        "SELECT string_agg(format('REVOKE EXECUTE ON FUNCTION pg_catalog.%I(%s) FROM PUBLIC',"
-        " proname, pg_get_function_identity_arguments(oid)), '; ')"
-        " FROM pg_proc WHERE pronamespace = 'pg_catalog'::regnamespace"
-        " AND proname = ANY($1::text[])",
-        _REVOKED_FUNCTIONS,
-    )
-    await db.execute(revokes)
+    # the demo database serves the gateway alone: no other role gets PUBLIC's EXECUTE back
+    await db.execute(public_revocations_sql(roles.reader, database=False, grant_back=False))
 
 
 async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, login: bool) -> None:
@@ -161,13 +123,14 @@ async def _configure_role(db: asyncpg.Connection, role: str, database: str, *, l
     await execute_sql(db, "ALTER ROLE %I RESET ALL", role)
     await execute_sql(db, "ALTER ROLE %I IN DATABASE %I RESET ALL", role, database)
     if login:
-        for setting, value in _READER_SETTINGS:
-            await execute_sql(db, "ALTER ROLE %I SET %I = %L", role, setting, value)
+        for setting in SETTINGS:
+            await execute_sql(db, "ALTER ROLE %I SET %I = %L", role, setting.name, setting.value)
 
 
 async def ensure_bare_role(db: asyncpg.Connection, role: str, *, login: bool) -> None:
-    """Create `role`, or bring an existing one back, with no privilege attribute (superuser,
-    createdb, createrole, replication, bypassrls), NOINHERIT, and a member of no role."""
+    """Create `role`, or bring an existing one back, with none of the privilege attributes
+    of `ATTRIBUTES`, NOINHERIT, and a member of no role."""
+    attributes = " ".join(attribute.keyword for attribute in ATTRIBUTES)
     verb = (
         "ALTER"
         if await db.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role)
@@ -175,8 +138,8 @@ async def ensure_bare_role(db: asyncpg.Connection, role: str, *, login: bool) ->
     )
     await execute_sql(
         db,
-        f"{verb} ROLE %I {'LOGIN' if login else 'NOLOGIN'} NOSUPERUSER NOCREATEDB NOCREATEROLE"
-        " NOREPLICATION NOBYPASSRLS NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
+        f"{verb} ROLE %I {'LOGIN' if login else 'NOLOGIN'} {attributes}"
+        " NOINHERIT CONNECTION LIMIT -1 VALID UNTIL 'infinity'",
         role,
     )
     for granted, grantor in await db.fetch(
@@ -226,7 +189,7 @@ async def _role_problem(db: asyncpg.Connection, role: str, member_of: set[str]) 
 
 
 async def apply_row_security(db: asyncpg.Connection, roles: Roles, tables: tuple[str, ...]) -> None:
-    """Make the policies on `tables` exactly those of `demo_rls.sql`.
+    """Make the policies on `tables` exactly those of `sql/rls.sql`.
 
     Policy DDL locks the tables against every query, so it runs only when the file, the role
     names or the policies in the catalog changed since the last call: `rls_state` (in

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from sqlgateway.auth.devtoken import DEV_AUDIENCE, DEV_ISSUER, ensure_dev_keys, mint_token
 from sqlgateway.auth.oauth import INVALID_TOKEN_MESSAGE
 from sqlgateway.demo.database import DemoDatabase
-from sqlgateway.role.inspect import UnsafeRoleError
+from sqlgateway.role.report import UnsafeRoleError
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from sqlgateway.catalog.instructions import MAX_INSTRUCTIONS_CHARS, build_instructions
 from sqlgateway.catalog.model import Catalog, ColumnInfo, TableInfo, merge
 from sqlgateway.catalog.schema_docs import load_schema_docs
-from sqlgateway.cli import main
 from sqlgateway.demo.files import demo_docs_dir
 from sqlgateway.settings import Settings
 
@@ -60,16 +57,6 @@ def test_a_large_catalog_still_fits() -> None:
     text = build_instructions(big, Settings())
     assert len(text) <= MAX_INSTRUCTIONS_CHARS
     assert "runQuery" in text and "truncated" in text
-
-
-def test_the_command_prints_the_demo_instructions(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("SQLGATEWAY_DATABASE_URL", raising=False)
-    monkeypatch.delenv("SQLGATEWAY_SCHEMA_DOCS_DIR", raising=False)
-    assert main(["gpt-instructions"]) == 0
-    out = capsys.readouterr().out
-    assert "claims_demo" in out and len(out) <= MAX_INSTRUCTIONS_CHARS + 1
 
 
 def test_the_named_queries_come_first_and_are_preferred() -> None:
