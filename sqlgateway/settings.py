@@ -1,8 +1,8 @@
 """Settings: the only home of defaults and limits.
 
 Every field is read from an environment variable named ``SQLGATEWAY_<FIELD>`` (upper case).
-Units are part of the names. The README's configuration table is generated from the field
-descriptions here (``sqlgateway settings --markdown``) and a test keeps it in step.
+Units are part of the names. docs/configuration.md's table is generated from the field
+descriptions here (``sqlgateway settings``) and a test keeps it in step.
 """
 
 from __future__ import annotations

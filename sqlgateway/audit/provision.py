@@ -9,7 +9,7 @@ safe to call from several processes at once (a `pg_advisory_lock` serialises the
   PUBLIC, and from the reader explicitly, then checked with `has_database_privilege`;
 - the writer, a LOGIN role with no attributes and no memberships, owning the audit schema;
   it gets no grant anywhere else (the demo database grants CONNECT to its reader alone);
-- its password, as `demo.py` does for the reader: derived from the admin password when the
+- its password, as `demo/database.py` does for the reader: derived from the admin password when the
   admin DSN has one (so every audit database of the server agrees), else random; kept in the
   audit database's `sqlgateway_meta.auditor` (superusers only) and reused by later calls.
 

@@ -5,7 +5,7 @@ the request runs as (`SET LOCAL ROLE`, only roles in the allowlist) and the tran
 settings row-level-security policies read (`current_setting('sqlgateway.user_id', true)`).
 The executor applies both right after `BEGIN READ ONLY`, before the model's statement, and
 ROLLBACK ends them. The model cannot change them: the guard refuses SET, RESET, set_config
-and every other way to write a setting (tests/integration/test_scoping_rls.py proves it).
+and every other way to write a setting (tests/integration/auth/test_scoping_rls.py proves it).
 
 Everything here is pure; values are written as SQL literals by `begin_statements`.
 """

@@ -5,14 +5,14 @@ container, or a user's server. It is idempotent and safe to call from several pr
 once (a `pg_advisory_lock` serialises the calls):
 
 1. If the database is missing, or was left incomplete or by another schema version or size,
-   it is (re)created: `demo_schema.sql`, `demo_data.sql` (deterministic rows generated
-   server-side), `demo_indexes.sql` and a bookkeeping row in `sqlgateway_meta.demo`, all in one
+   it is (re)created: `sql/schema.sql`, `sql/data.sql` (deterministic rows generated
+   server-side), `sql/indexes.sql` and a bookkeeping row in `sqlgateway_meta.demo`, all in one
    transaction, so the row is there only if everything is. A database of that name that
    sqlgateway did not create (no "sqlgateway demo" comment) is never dropped.
 2. Every call (re)applies the roles, the demo database's privileges and its row-level security
    (`_configure_database`, with `sqlgateway.demo.roles`): the reader role and its grants, per
    least privilege; two NOLOGIN scoped roles, a policyholder role and an adjuster role, which
-   the reader may `SET ROLE` to; and the policies of `demo_rls.sql`, which show those roles only
+   the reader may `SET ROLE` to; and the policies of `sql/rls.sql`, which show those roles only
    the rows of the user named by the transaction-local setting `sqlgateway.user_id`, and the
    reader everything.
 3. The reader DSN is checked by connecting with it.

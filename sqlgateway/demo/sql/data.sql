@@ -1,6 +1,6 @@
 -- Rows of the sqlgateway demo database, generated server-side with generate_series.
 --
--- Run by sqlgateway.demo inside the load transaction, after demo_schema.sql, with
+-- Run by sqlgateway.demo inside the load transaction, after schema.sql, with
 -- TimeZone = 'UTC' and the size in the custom setting sqlgateway_demo.claims:
 -- claims/4 policyholders, claims/2 policies, 50 adjusters, 2-6 events per claim and one
 -- payment per claim that reached payment.

@@ -1,6 +1,6 @@
 -- Keys, foreign keys and indexes of the sqlgateway demo database.
 --
--- Run by sqlgateway.demo after demo_data.sql, in the same transaction: building them once over
+-- Run by sqlgateway.demo after data.sql, in the same transaction: building them once over
 -- the loaded rows is much faster than maintaining them row by row.
 
 ALTER TABLE policyholders ADD PRIMARY KEY (policyholder_id), ADD UNIQUE (email);

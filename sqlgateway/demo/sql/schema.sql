@@ -1,7 +1,7 @@
 -- Schema of the sqlgateway demo database: a fictional insurer's policies and claims.
 --
--- Run by sqlgateway.demo inside the load transaction, before demo_data.sql. Keys, foreign keys
--- and indexes are added after the load by demo_indexes.sql (faster than maintaining them per
+-- Run by sqlgateway.demo inside the load transaction, before data.sql. Keys, foreign keys
+-- and indexes are added after the load by indexes.sql (faster than maintaining them per
 -- row); CHECK constraints stay here, with the columns they describe.
 -- Compatible with PostgreSQL 13 and later. Money columns: numeric(12,2) amounts are US dollars;
 -- columns ending in _cents are integer US cents.

@@ -7,7 +7,7 @@
    each entry classified by the layer that stopped it. `pytest -s` prints the table;
    ``SQLGATEWAY_WRITE_DEFENCE_DOC=1`` also writes it into docs/defence-in-depth.md.
 
-The traps (tests/integration/traps.py) are installed first, and their own cases run as one
+The traps (tests/traps.py) are installed first, and their own cases run as one
 more family, ``trap``.
 """
 

@@ -1,7 +1,7 @@
 """AuditTrail: batching, counters, spilling while the sink fails, replay, shutdown.
 
 The sink here is a list in memory that fails on demand (no database involved); the
-PostgreSQL sink is exercised for real in tests/integration/test_audit_postgres.py.
+PostgreSQL sink is exercised for real in tests/integration/audit/test_audit_postgres.py.
 """
 
 from __future__ import annotations

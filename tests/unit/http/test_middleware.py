@@ -1,6 +1,6 @@
 """middleware.CancelOnDisconnect: a client that goes away cancels the request's work, and
 nothing else does. (The end-to-end proof, a query cancelled on the server, is in
-tests/integration/test_serving.py.)"""
+tests/integration/serving/test_serving.py.)"""
 
 from __future__ import annotations
 
