@@ -208,7 +208,6 @@ class ResultEncoder:
         has_order_by: bool,
         executed_sql: str | None = None,
     ) -> None:
-        self._columns = columns
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
