@@ -84,8 +84,9 @@ def _check_role(args: argparse.Namespace) -> int:
         try:
             report = on_database(url, inspect, what="check the role")
         except RoleNotFoundError as error:
+            where = describe_dsn(url, with_user=True)
             raise CommandError(
-                f"{error} on {describe_dsn(url, with_user=True)}. Next: check --role, or make it with "
+                f"{error} on {where}. Next: check --role, or make it with "
                 "`sqlgateway provision-role`."
             ) from None
     print(report.render())
@@ -114,10 +115,12 @@ def _provision_role(args: argparse.Namespace) -> int:
             "with CREATEROLE (a managed database's administrator)",
             code=USAGE,
         )
-    load_settings()  # an invalid environment is reported before anything is changed
     from sqlgateway.demo.database import derive_dsn
 
-    url = derive_dsn(args.admin_url, database=args.database)
+    try:
+        url = derive_dsn(args.admin_url, database=args.database)
+    except ValueError as error:
+        raise CommandError(f"--admin-url is not usable: {error}", code=USAGE) from None
     result = on_database(url, lambda: apply_provision(url, sql, args.role), what="provision")
     print(_summary(result, args.database, grant_back))
     return OK if result.report.safe else FAILED
@@ -126,9 +129,11 @@ def _provision_role(args: argparse.Namespace) -> int:
 def _summary(result: ProvisionResult, database: str, grant_back: bool) -> str:
     report = result.report
     who = "a superuser" if result.superuser else "not a superuser"
-    lines = [f"sqlgateway: role {report.role} provisioned in database {database} "]
-    lines[0] += f"by {result.administrator} ({who})"
-    lines += [f"  {notice}" for notice in result.notices]
+    lines = [
+        f"sqlgateway: role {report.role} provisioned in database {database} "
+        f"by {result.administrator} ({who})",
+        *(f"  {notice}" for notice in result.notices),
+    ]
     # what needs a superuser is printed once, below, as the script a superuser would run
     lines.append(report.render(superuser_fixes=not result.needs_superuser))
     if result.needs_superuser:
