@@ -102,7 +102,7 @@ def _check_role_before_listening(settings: Settings) -> None:
 
     async def check(url: str) -> None:
         try:
-            conn = await asyncpg.connect(url)
+            conn = await asyncpg.connect(url, timeout=10)
         except DATABASE_ERRORS:
             return
         try:

@@ -63,3 +63,18 @@ def test_the_superuser_part_is_a_transaction_of_its_own() -> None:
     assert sql.startswith("BEGIN;\n") and sql.endswith("COMMIT;\n")
     assert "ALTER ROLE \"r\" SET temp_file_limit = '1GB';" in sql
     assert "REVOKE EXECUTE ON FUNCTION" in sql and "ON DATABASE" not in sql
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--apply"], "--apply needs --admin-url"),
+        (["--apply", "--admin-url", "mysql://admin@db/x"], "--admin-url is not usable"),
+    ],
+)
+def test_apply_needs_a_postgresql_admin_url(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["provision-role", "--database", "sales", *argv]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
