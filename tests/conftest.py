@@ -278,6 +278,11 @@ def fresh_db(pg_admin_dsn: str) -> Iterator[FreshDatabase]:
     """A new database owned by the superuser, with a table `orders` (one row) owned by an
     application role. Function privileges and PUBLIC's defaults are per database: it has
     PostgreSQL's own, not the demo's revocations."""
+    yield from fresh_database(pg_admin_dsn)
+
+
+def fresh_database(pg_admin_dsn: str) -> Iterator[FreshDatabase]:
+    """`fresh_db`, for fixtures of a wider scope (`yield from` it)."""
     db = FreshDatabase(f"sgw_role_{secrets.token_hex(4)}", pg_admin_dsn, "", secrets.token_hex(12))
     execute_sql(pg_admin_dsn, f"CREATE DATABASE {db.name}")
     try:

@@ -6,11 +6,12 @@ gave them."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import asyncpg
 import pytest
-from conftest import ClientFactory, FreshDatabase, execute_sql, fetch_sql
+from conftest import ClientFactory, FreshDatabase, execute_sql, fetch_sql, fresh_database
 from dbstate import snapshot
 
 from sqlgateway.cli import main
@@ -72,20 +73,27 @@ def test_a_provisioned_role_passes_check_role(
     assert row[1] == "4MB"
 
 
+@pytest.fixture(scope="module")
+def provisioned(pg_admin_dsn: str) -> Iterator[tuple[FreshDatabase, str]]:
+    """One fresh database and a role provisioned in it (the family tests share them)."""
+    for db in fresh_database(pg_admin_dsn):
+        assert _provision(db, "sgw_reader_fam") == 0
+        yield db, "sgw_reader_fam"
+
+
 @pytest.mark.parametrize("family", REVOKED, ids=lambda f: f.name)
 def test_each_revoked_family_fails_for_the_role_and_changes_nothing(
-    fresh_db: FreshDatabase, family: Family
+    provisioned: tuple[FreshDatabase, str], family: Family
 ) -> None:
     """The guard is not in the way here: a plain session of the provisioned role."""
-    reader = "sgw_reader_fam"
-    assert _provision(fresh_db, reader) == 0
-    assert _executable(fresh_db, reader, family) == []  # no overload, any version
-    before = snapshot(fresh_db.admin_dsn)
-    errors = _run_as(fresh_db.dsn(reader), *family.examples)
+    db, reader = provisioned
+    assert _executable(db, reader, family) == []  # no overload, any version
+    before = snapshot(db.admin_dsn)
+    errors = _run_as(db.dsn(reader), *family.examples)
     for example, error in zip(family.examples, errors, strict=True):
         assert isinstance(error, asyncpg.InsufficientPrivilegeError), (example, error)
         assert "permission denied for function" in str(error)
-    assert snapshot(fresh_db.admin_dsn) == before
+    assert snapshot(db.admin_dsn) == before
 
 
 def test_other_applications_keep_what_public_gave_them(fresh_db: FreshDatabase) -> None:
