@@ -3,14 +3,14 @@ the file. Registered on the main parser by `add_queries_parser`.
 
 Both read SQLGATEWAY_SCHEMA_DOCS_DIR (or --dir; neither: the demo's docs) and check every
 query as the gateway does at start (guard, parameter declarations, settings). `check` then
-prepares and EXPLAINs each against the database (named/check.py). Exit codes: 0 fine, 1 a
-problem in any query (or the database cannot be reached), 2 bad usage.
+prepares and EXPLAINs each against the database (named/check.py; the embedded demo unless a
+URL is given, as every command that reads a database). Exit codes: 0 fine, 1 a problem in any
+query (or the database cannot be reached), 2 bad usage.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,8 @@ __all__ = ["add_queries_parser", "compiled"]
 
 def add_queries_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `queries list` and `queries check`."""
+    from sqlgateway.target import add_database_url_flag
+
     queries = commands.add_parser("queries", help="list or check the named queries")
     sub = queries.add_subparsers(dest="queries_command", required=True)
     listing = sub.add_parser("list", help="the named queries, their parameters and limits")
@@ -42,29 +44,22 @@ def add_queries_parser(commands: argparse._SubParsersAction[argparse.ArgumentPar
     check.add_argument(
         "--dir", help="schema docs directory (default SQLGATEWAY_SCHEMA_DOCS_DIR, else the demo's)"
     )
-    check.add_argument(
-        "--database-url", help="database to check against (default SQLGATEWAY_DATABASE_URL)"
-    )
+    add_database_url_flag(check, "database to check against")
     check.set_defaults(func=_check)
 
 
 def compiled(docs: SchemaDocs | None, settings: Settings) -> NamedQueries:
-    """The named queries of `docs`, checked; exits 1 printing every problem (also for
-    commands that describe the gateway, such as `openapi`)."""
-    from sqlgateway.catalog.schema_docs import SchemaDocsError
+    """The named queries of `docs`, checked (also for commands that describe the gateway,
+    such as `openapi`); SchemaDocsError lists every problem (the command exits 1)."""
     from sqlgateway.named.compile import compile_queries
 
-    try:
-        return compile_queries(docs, settings)
-    except SchemaDocsError as error:
-        print(f"sqlgateway: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    return compile_queries(docs, settings)
 
 
 def _load(directory: str | None) -> tuple[Settings, SchemaDocs | None, NamedQueries]:
-    """Settings, docs and compiled queries; exits 1 printing every problem."""
-    from sqlgateway.catalog.schema_docs import SchemaDocsError, load_schema_docs
-    from sqlgateway.cli import load_settings
+    """Settings, docs and compiled queries; SchemaDocsError lists every problem."""
+    from sqlgateway.catalog.schema_docs import load_schema_docs
+    from sqlgateway.command import load_settings
     from sqlgateway.demo.files import demo_docs_dir
 
     settings = load_settings(schema_docs_dir=directory)
@@ -74,11 +69,7 @@ def _load(directory: str | None) -> tuple[Settings, SchemaDocs | None, NamedQuer
         print(
             f"sqlgateway: no SQLGATEWAY_SCHEMA_DOCS_DIR, reading the demo's {path}", file=sys.stderr
         )
-    try:
-        docs = load_schema_docs(path)
-    except SchemaDocsError as error:
-        print(f"sqlgateway: {error}", file=sys.stderr)
-        raise SystemExit(1) from None
+    docs = load_schema_docs(path)
     return settings, docs, compiled(docs, settings)
 
 
@@ -144,21 +135,16 @@ def _entry(query: NamedQuery, reason: str | None) -> dict[str, Any]:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sqlgateway.db.driver_errors import UNAVAILABLE
+    from sqlgateway.command import on_database
     from sqlgateway.named.check import check_against
+    from sqlgateway.target import database_target
 
     settings, docs, named = _load(args.dir)
-    url = args.database_url or (
-        settings.database_url.get_secret_value() if settings.database_url else None
-    )
-    if not url:
-        print("sqlgateway: give --database-url or set SQLGATEWAY_DATABASE_URL", file=sys.stderr)
-        return 2
-    try:
-        reports = asyncio.run(check_against(url, named, docs, settings))
-    except UNAVAILABLE as error:
-        print(f"sqlgateway: cannot reach the database ({type(error).__name__})", file=sys.stderr)
-        return 1
+    with database_target(settings, args.database_url) as target:
+        url = target.database_url
+        reports = on_database(
+            url, lambda: check_against(url, named, docs, settings), what="check the named queries"
+        )
     failed = 0
     for report in reports:
         print(f"{report.name}: {'PROBLEM' if report.problems else 'ok'}")

@@ -33,6 +33,7 @@ def _commands(url: str) -> list[list[str]]:
         ["schema-docs", "check", "--dir", str(demo_docs_dir()), "--database-url", url],
         ["schema-docs", "generate", "--database-url", url],
         ["gpt-instructions", "--database-url", url],
+        ["queries", "check", "--dir", str(demo_docs_dir()), "--database-url", url],
         ["check-role", "--database-url", url],
         ["provision-role", "--database", "claims", "--apply", "--admin-url", url],
         *(

@@ -60,3 +60,9 @@ def test_schema_docs_generate_drafts_the_demo() -> None:
     assert result.returncode == 0, result.stderr
     tables = {t["name"] for t in yaml.safe_load(result.stdout)["tables"]}
     assert {"claims", "payments", "policies"} <= tables
+
+
+def test_queries_check_checks_the_demo() -> None:
+    result = _sqlgateway("queries", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "named queries ok" in result.stdout
