@@ -18,10 +18,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench import audit, guard_cost, large, naive, point, roundtrips
+from bench import audit, guard_cost, large, mcp, naive, point, roundtrips
 from bench.postgres import bench_server
 
-SCENARIOS = ("guard", "roundtrips", "point", "audit", "large", "naive")
+SCENARIOS = ("guard", "roundtrips", "point", "audit", "mcp", "large", "naive")
 LARGE_CLAIMS = 1_000_000
 T = TypeVar("T")
 
@@ -177,6 +177,20 @@ def run(options: Options) -> dict[str, Any]:
                     pool_size=options.pool_size,
                 )
             )
+        if "mcp" in options.scenarios:
+            _progress("MCP run_query against /query …")
+            results["mcp"] = go(
+                mcp.run_mcp_lookups(
+                    dsn=dsn,
+                    claims=options.claims,
+                    postmaster=server.postmaster(),
+                    log_dir=log_dir,
+                    rounds=options.rounds,
+                    requests=options.requests,
+                    concurrency=options.concurrency,
+                    pool_size=options.pool_size,
+                )
+            )
         if "large" in options.scenarios:
             _progress("large results …")
             results["large"] = go(
@@ -214,6 +228,7 @@ def render(results: dict[str, Any]) -> str:
         ("point", "## 1. Point lookups", point.render),
         ("roundtrips", "### Round trips to PostgreSQL per query (counted on the wire)", None),
         ("audit", "### Audit trail overhead on point lookups", audit.render),
+        ("mcp", "### MCP run_query against /query", mcp.render),
         ("guard", "## 2. Guard cost (`check_sql`)", guard_cost.render),
         ("large", "## 3. Large results through the gateway", large.render),
         ("naive", "## 4. Versus a naive middleware", naive.render),

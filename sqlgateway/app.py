@@ -22,7 +22,10 @@ from sqlgateway.db.executor import Database
 from sqlgateway.errors import GatewayError, UnavailableError
 from sqlgateway.guard import check_sql
 from sqlgateway.http.middleware import AuthMiddleware, CancelOnDisconnect, RequestLog
+from sqlgateway.http.origin import OriginCheck
 from sqlgateway.http.responses import handle_gateway_error, handle_http_exception, handle_unexpected
+from sqlgateway.mcp.streamable import STATE_KEY as MCP_STATE_KEY
+from sqlgateway.mcp.streamable import McpHttp
 from sqlgateway.named.compile import compile_queries
 from sqlgateway.routes import starlette_routes
 from sqlgateway.services import Guard, Services
@@ -88,9 +91,12 @@ def create_app(
             await services.metrics.start()
             if docs is not None:
                 await _read_catalog(services)
+            state: dict[str, Any] = {"services": services}
+            if settings.mcp:
+                state[MCP_STATE_KEY] = McpHttp(services)
             if tune_gc:
                 tune_collector()
-            yield {"services": services}
+            yield state
         finally:
             # in-flight requests have finished (uvicorn waits for them): their events are queued
             if trail is not None:
@@ -105,6 +111,7 @@ def create_app(
         # outermost first
         Middleware(RequestLog),
         Middleware(CancelOnDisconnect),
+        Middleware(OriginCheck, settings=settings),  # before credentials: no oracle for pages
         Middleware(AuthMiddleware, settings=settings),
     ]
     return Starlette(

@@ -11,6 +11,7 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -42,6 +43,26 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> str:
+    """The web origin of `url` as browsers send it in `Origin`: `scheme://host[:port]`,
+    lower case, without a default port. ValueError if `url` has no http(s) scheme and host.
+
+    >>> origin_of("https://GW.example.com:443/sql/"), origin_of("http://127.0.0.1:8000")
+    ('https://gw.example.com', 'http://127.0.0.1:8000')
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not parts.hostname:
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    host = parts.hostname.lower()
+    host = f"[{host}]" if ":" in host else host
+    port = parts.port
+    default = _DEFAULT_PORTS[parts.scheme.lower()]
+    return f"{parts.scheme.lower()}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _split_commas(value: Any) -> Any:
@@ -208,6 +229,18 @@ class Settings(BaseSettings):
             "URL the GPT reaches the gateway at; becomes `servers[0].url` of the served "
             "OpenAPI spec. Unset: http://<host>:<port>."
         ),
+    )
+    mcp: bool = Field(
+        default=True,
+        description="Serve the MCP endpoint `/mcp` (Streamable HTTP, tools `run_query` and "
+        "`get_schema`) beside the REST API, with the same auth, guard and audit; see docs/mcp.md.",
+    )
+    mcp_allowed_origins: CommaList = Field(
+        default=("https://chatgpt.com", "https://claude.ai"),
+        description="Comma-separated web origins (`https://host[:port]`) whose pages may call "
+        "`/mcp` from a browser, besides the gateway's own (SQLGATEWAY_PUBLIC_URL); a request "
+        "with any other `Origin` header gets 403 (DNS-rebinding defence). Requests without "
+        "`Origin` (agents, desktop hosts) are not affected. Empty: the gateway's own only.",
     )
     statement_timeout_ms: int = Field(
         default=25_000,
@@ -409,11 +442,31 @@ class Settings(BaseSettings):
         "scope_allowed_roles",
         "scope_settings",
         "trusted_proxies",
+        "mcp_allowed_origins",
         mode="before",
     )
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _split_commas(value)
+
+    @field_validator("mcp_allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        origins = []
+        for entry in value:
+            parts = urlsplit(entry)
+            try:
+                origin = origin_of(entry)
+            except ValueError:
+                origin = ""
+            extra = parts.path not in ("", "/") or parts.query or parts.fragment or parts.username
+            if not origin or extra or "*" in entry:
+                raise ValueError(
+                    f"{entry!r} is not a web origin such as https://app.example.com or "
+                    "http://localhost:6274 (scheme, host and port only; no path, no `*`)"
+                )
+            origins.append(origin)
+        return tuple(origins)
 
     @field_validator("api_keys")
     @classmethod

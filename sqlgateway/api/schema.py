@@ -45,7 +45,13 @@ SENSITIVE_NOTE = "sensitive: refused in queries"
 
 async def get_schema(request: Request) -> Response:
     services: Services = request.state.services
-    table = request.query_params.get("table")
+    body = await schema_body(services, request.query_params.get("table"))
+    return Response(body, media_type=JSON)
+
+
+async def schema_body(services: Services, table: str | None, limit: int | None = None) -> bytes:
+    """The overview (`table` None) or one table in full, as JSON within `limit` bytes
+    (default SQLGATEWAY_MAX_RESPONSE_CHARS; bodies of the default size are cached)."""
     if table is not None and (not table.strip() or len(table) > MAX_TABLE_PARAM_CHARS):
         raise InvalidRequestError(
             "table must be a table name such as claims or public.claims", status_code=400
@@ -53,12 +59,14 @@ async def get_schema(request: Request) -> Response:
     source = services.catalog
     catalog = await source.get()
     key = None if table is None else table.strip().lower()
-    body = source.rendered.get(key)
+    cached = limit is None
+    body = source.rendered.get(key) if cached else None
     if body is None:
-        limit = services.settings.max_response_chars
+        limit = services.settings.max_response_chars if limit is None else limit
         body = render_overview(catalog, limit) if key is None else render_table(catalog, key, limit)
-        source.rendered[key] = body
-    return Response(body, media_type=JSON)
+        if cached:
+            source.rendered[key] = body
+    return body
 
 
 def _dump(value: Any) -> bytes:

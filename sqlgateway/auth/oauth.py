@@ -32,6 +32,7 @@ from starlette.datastructures import Headers
 from sqlgateway.auth import REALM, Identity
 from sqlgateway.auth.introspection import Introspector, TokenRejectedError
 from sqlgateway.auth.jwks import JwksCache
+from sqlgateway.auth.resource_metadata import metadata_url
 from sqlgateway.errors import ForbiddenError, UnauthorizedError
 from sqlgateway.settings import ASYMMETRIC_ALGORITHMS, Settings
 
@@ -146,6 +147,7 @@ class OAuthAuthenticator:
         self._leeway_s = settings.oauth_leeway_s
         self._actor_claim = settings.oauth_actor_claim
         self._required_scopes = settings.oauth_required_scopes
+        self._metadata_url = metadata_url(settings)
         self._owns_http = http is None
         self._http = http if http is not None else httpx2.AsyncClient(timeout=HTTP_TIMEOUT_S)
         self._jwks: JwksCache | None = None
@@ -183,6 +185,19 @@ class OAuthAuthenticator:
         )
 
     async def authenticate(self, headers: Headers) -> Identity:
+        """The caller's identity; every refusal's challenge names the protected resource
+        metadata (RFC 9728 §5.1), where MCP clients find the provider to sign in with."""
+        try:
+            return await self._identity(headers)
+        except (UnauthorizedError, ForbiddenError) as error:
+            challenge = error.headers.get("WWW-Authenticate")
+            if challenge is not None:
+                error.headers["WWW-Authenticate"] = (
+                    f'{challenge}, resource_metadata="{self._metadata_url}"'
+                )
+            raise
+
+    async def _identity(self, headers: Headers) -> Identity:
         claims = await self._claims(bearer_token(headers))
         actor = claims.get(self._actor_claim)
         if not isinstance(actor, str) or not actor.strip():

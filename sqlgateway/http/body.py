@@ -54,12 +54,16 @@ def parse_json_body(raw: bytes, model: type[M]) -> M:
             status_code=400,
             hint='send a JSON object such as {"sql": "SELECT 1"}',
         ) from None
+    return validated(data, model)
+
+
+def validated(data: Any, model: type[M], hint: str = 'send {"sql": "SELECT …"}') -> M:
+    """Decoded JSON `data` (a body, or an MCP tool's arguments) validated against `model`;
+    InvalidRequestError names every field that is wrong."""
     try:
         return model.model_validate(data)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors()
         )
-        raise InvalidRequestError(
-            f"invalid request: {problems}", hint='send {"sql": "SELECT …"}'
-        ) from None
+        raise InvalidRequestError(f"invalid request: {problems}", hint=hint) from None

@@ -14,7 +14,7 @@ from sqlgateway.errors import GatewayError, InternalError
 from sqlgateway.http.record import CANCELLED, OK, RequestRecord
 from sqlgateway.http.responses import error_response, note_error
 from sqlgateway.logs import request_log_fields
-from sqlgateway.routes import OPERATIONS, PUBLIC_PATHS, UNAUDITED_PATHS
+from sqlgateway.routes import OPERATIONS, PROTOCOLS, PUBLIC_PATHS, UNAUDITED_PATHS
 from sqlgateway.settings import Settings
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class RequestLog:
             method=scope["method"],
             path=scope["path"],
             operation=OPERATIONS.get((scope["method"], scope["path"])),
+            protocol=PROTOCOLS.get(scope["path"], "http"),
             client_addr=client[0] if client else None,
             user_agent=(headers.get("user-agent") or "")[:300] or None,
         )
@@ -72,21 +73,27 @@ class RequestLog:
 
     @staticmethod
     def _finish(scope: Scope, record: RequestRecord) -> None:
-        record.finish()
         if record.outcome is None:
             if record.status is None:  # no answer was started: the client went away
                 record.outcome = CANCELLED
             else:
                 record.outcome = OK if record.status < 400 else f"http_{record.status}"
-        probe = record.path in UNAUDITED_PATHS
         services = scope.get("state", {}).get("services")
-        if services is not None:
-            services.metrics.observe(record)
-            if services.audit is not None and not probe:
-                services.audit.submit(record.event())
-        level = logging.DEBUG if probe else logging.INFO
-        if request_logger.isEnabledFor(level):  # the fields cost more than the check
-            request_logger.log(level, "request", extra=request_log_fields(record))
+        finish_request(services, record, probe=record.path in UNAUDITED_PATHS)
+
+
+def finish_request(services: Services | None, record: RequestRecord, *, probe: bool) -> None:
+    """The end of a request, whatever its protocol (RequestLog's, and each MCP tool call's
+    over stdio): its duration, one metrics sample, one audit event (not for probes), one
+    log line."""
+    record.finish()
+    if services is not None:
+        services.metrics.observe(record)
+        if services.audit is not None and not probe:
+            services.audit.submit(record.event())
+    level = logging.DEBUG if probe else logging.INFO
+    if request_logger.isEnabledFor(level):  # the fields cost more than the check
+        request_logger.log(level, "request", extra=request_log_fields(record))
 
 
 class AuthMiddleware:

@@ -39,9 +39,15 @@ def note_error(scope: Scope, error: GatewayError) -> None:
     trail, metrics and the log line)."""
     record: RequestRecord | None = scope.get("state", {}).get("record")
     if record is not None:
-        record.outcome = error.code
-        record.reason = audit_reason(error)
-        record.sqlstate = error.sqlstate
+        record_error(record, error)
+
+
+def record_error(record: RequestRecord, error: GatewayError) -> None:
+    """Write `error`'s outcome, reason and SQLSTATE into `record` (an HTTP request's, or an
+    MCP tool call's, which answers errors as results rather than HTTP statuses)."""
+    record.outcome = error.code
+    record.reason = audit_reason(error)
+    record.sqlstate = error.sqlstate
 
 
 async def handle_gateway_error(request: Request, exc: Exception) -> Response:
