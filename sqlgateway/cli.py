@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_queries_parser(commands)
 
+    from sqlgateway.mcp.cli import add_mcp_parser
+
+    add_mcp_parser(commands)
+
     settings = commands.add_parser("settings", help="print the settings table (Markdown)")
     settings.set_defaults(func=_settings_doc)
     return parser

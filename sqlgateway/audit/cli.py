@@ -74,6 +74,9 @@ def _source_and_filter_flags() -> argparse.ArgumentParser:
     keep.add_argument(
         "--outcome", action="append", help="this outcome only (repeatable, or comma-separated)"
     )
+    keep.add_argument(
+        "--protocol", choices=("http", "mcp"), help="requests of this protocol only (REST or MCP)"
+    )
     keep.add_argument("--table", help="requests that read this table (schema.table or table)")
     keep.add_argument("--text", help="requests whose SQL contains this text (any case)")
     return common
@@ -145,6 +148,7 @@ def filters_from(args: argparse.Namespace, now: datetime) -> Filters:
         actor=args.actor,
         request_id=args.request_id,
         outcomes=outcomes,
+        protocol=args.protocol,
         table=args.table,
         text=args.text,
     )

@@ -1,6 +1,7 @@
 """Reading the audit trail back, from either sink, oldest first and streamed.
 
-    Filters        what to keep: time range, actor, request id, outcomes, table, text, duration
+    Filters        what to keep: time range, actor, request id, outcomes, protocol, table, text,
+                   duration
     matches        Filters applied to one event (the JSON Lines side filters while streaming)
     select_sql     Filters as a parameterised query (the PostgreSQL side filters in SQL)
     JsonlTrail     SQLGATEWAY_AUDIT_FILE and its rotated siblings (jsonl.rotated_files)
@@ -51,6 +52,8 @@ class Filters:
     #: one request (the X-Request-Id header, or `request_id=` in the SQL comment)
     request_id: str | None = None
     outcomes: tuple[str, ...] = ()
+    #: how the request arrived: "http" (the REST API) or "mcp"
+    protocol: str | None = None
     table: str | None = None
     text: str | None = None
     #: keep events whose total_ms is above this
@@ -86,6 +89,12 @@ def event_time(event: Event) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def event_protocol(event: Event) -> str:
+    """How the event's request arrived; events written before the field existed were http."""
+    protocol = event.get("protocol")
+    return protocol if isinstance(protocol, str) else "http"
+
+
 def matches(event: Event, filters: Filters) -> bool:
     """Whether `event` passes `filters`: the same test `select_sql` makes in PostgreSQL."""
     if filters.since is not None or filters.until is not None:
@@ -101,6 +110,8 @@ def matches(event: Event, filters: Filters) -> bool:
     if filters.request_id is not None and event.get("request_id") != filters.request_id:
         return False
     if filters.outcomes and event.get("outcome") not in filters.outcomes:
+        return False
+    if filters.protocol is not None and event_protocol(event) != filters.protocol:
         return False
     if filters.table is not None and not set(table_names(filters.table)) & set(
         event.get("tables") or ()
@@ -136,6 +147,8 @@ def where_sql(filters: Filters, params: list[Any]) -> list[str]:
         conditions.append(f"request_id = {param(filters.request_id)}")
     if filters.outcomes:
         conditions.append(f"outcome = ANY({param(list(filters.outcomes))}::text[])")
+    if filters.protocol is not None:  # events of layout version 1 have none: http
+        conditions.append(f"coalesce(protocol, 'http') = {param(filters.protocol)}")
     if filters.table is not None:
         conditions.append(f"tables && {param(list(table_names(filters.table)))}::text[]")
     if filters.text is not None:

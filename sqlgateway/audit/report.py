@@ -94,9 +94,12 @@ _NUMERIC_EVENT_COLUMNS = frozenset({3, 4})
 
 
 def event_cells(event: Event) -> tuple[str, ...]:
-    """The table cells of an event: its SQL, or `METHOD path` for requests without SQL."""
+    """The table cells of an event: its SQL, or for requests without SQL `METHOD path` (`mcp
+    <tool or method>` for MCP messages)."""
     sql = event.get("sql_received")
-    if not sql:
+    if not sql and event.get("protocol") == "mcp" and event.get("operation"):
+        sql = f"mcp {event['operation']}"
+    elif not sql:
         sql = f"{event.get('method') or ''} {event.get('path') or ''}".strip()
     rows = event.get("rows")
     return (

@@ -6,7 +6,8 @@ request's `RequestRecord`; everything else is read only when /metrics is scraped
 
 Label values are bounded: `path` is one of the gateway's routes or "other" (so scans of
 random URLs cannot grow the series), `outcome` is "ok", "truncated", "cancelled" or an
-error's `code`, `database` is a pool member's name (`host:port/database`, no credentials).
+error's `code`, `protocol` is "http" or "mcp", `database` is a pool member's name
+(`host:port/database`, no credentials).
 
 Multiprocess mode (`serve --workers N`, or PROMETHEUS_MULTIPROC_DIR set by the operator):
 each worker writes its figures to files that every scrape adds up; see `metrics_workers`.
@@ -123,8 +124,9 @@ class Metrics:
         self._paths = frozenset(paths)
         self._requests = Counter(
             PREFIX + "requests",
-            "Requests answered, by outcome (ok, truncated, cancelled or an error code) and path.",
-            ("outcome", "path"),
+            "Requests answered, by outcome (ok, truncated, cancelled or an error code), path "
+            "and protocol (http: the REST API; mcp: MCP messages and tool calls).",
+            ("outcome", "path", "protocol"),
             registry=own,
         )
         self._duration = Histogram(
@@ -146,8 +148,8 @@ class Metrics:
             buckets=DURATION_BUCKETS_S,
             registry=own,
         )
-        # label children, found once per (outcome, path): `labels()` takes a lock each call
-        self._request_children: dict[tuple[str, str], Counter] = {}
+        # label children, found once per (outcome, path, protocol): `labels()` takes a lock
+        self._request_children: dict[tuple[str, str, str], Counter] = {}
         self._duration_children: dict[str, Histogram] = {}
         self._shared: WorkerFigures | None = None
         if shared_dir is None:
@@ -168,10 +170,10 @@ class Metrics:
         """Count a finished request and its durations (call after `record.finish()`)."""
         path = record.path if record.path in self._paths else OTHER_PATH
         outcome = record.outcome or UNKNOWN_OUTCOME
-        key = (outcome, path)
+        key = (outcome, path, record.protocol)
         counter = self._request_children.get(key)
         if counter is None:
-            counter = self._request_children[key] = self._requests.labels(outcome, path)
+            counter = self._request_children[key] = self._requests.labels(*key)
         counter.inc()
         if record.total_ms is not None:
             histogram = self._duration_children.get(path)

@@ -216,8 +216,9 @@ def test_metrics_count_requests_by_outcome(make_client: ClientFactory) -> None:
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
-    assert samples[("sqlgateway_requests_total", (("outcome", "ok"), ("path", "/query")))] == 3
-    rejected = (("outcome", "rejected"), ("path", "/query"))
+    ok = (("outcome", "ok"), ("path", "/query"), ("protocol", "http"))
+    assert samples[("sqlgateway_requests_total", ok)] == 3
+    rejected = (("outcome", "rejected"), ("path", "/query"), ("protocol", "http"))
     assert samples[("sqlgateway_requests_total", rejected)] == 1
     assert client.get("/readyz", headers={"Authorization": ""}).json()["status"] == "ready"
 

@@ -71,7 +71,7 @@ def test_every_scrape_counts_the_queries_of_both_workers(
         sent, _ = query_both_workers(demo, url, before, QUERIES)
         for _ in range(SCRAPES):
             scraped = _scrape(url)
-            assert _value(scraped, REQUESTS, outcome="ok", path="/query") == sent
+            assert _value(scraped, REQUESTS, outcome="ok", path="/query", protocol="http") == sent
             duration = "sqlgateway_request_duration_seconds_count"
             assert _value(scraped, duration, path="/query") == sent
     print(f"\n2 workers: {sent} queries, {SCRAPES} scrapes agree")

@@ -112,7 +112,10 @@ async def refused(authenticate: Callable[..., Awaitable[Identity]], reason: str)
         await authenticate()
     error = info.value
     assert error.reason == reason and error.message == INVALID_TOKEN_MESSAGE
-    assert error.headers["WWW-Authenticate"] == 'Bearer realm="sqlgateway", error="invalid_token"'
+    assert error.headers["WWW-Authenticate"] == (
+        'Bearer realm="sqlgateway", error="invalid_token", '
+        'resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource"'
+    )
     assert TOKEN not in f"{error} {error!r} {vars(error)}"
 
 

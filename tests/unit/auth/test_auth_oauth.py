@@ -29,6 +29,9 @@ from sqlgateway.auth.oauth import INVALID_TOKEN_MESSAGE, OAuthAuthenticator
 from sqlgateway.errors import ForbiddenError, UnauthorizedError, UnavailableError
 from sqlgateway.settings import Settings
 
+#: Every challenge names the protected resource metadata (RFC 9728), for MCP clients.
+METADATA = ', resource_metadata="http://127.0.0.1:8000/.well-known/oauth-protected-resource"'
+
 ISSUER = "https://idp.example.test/"
 AUDIENCE = "sqlgateway-test"
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -141,7 +144,9 @@ def assert_refused(error: BaseException, reason: str, token: str = "") -> None:
     assert isinstance(error, UnauthorizedError), repr(error)
     assert error.reason == reason
     assert error.message == INVALID_TOKEN_MESSAGE
-    assert error.headers == {"WWW-Authenticate": 'Bearer realm="sqlgateway", error="invalid_token"'}
+    assert error.headers == {
+        "WWW-Authenticate": 'Bearer realm="sqlgateway", error="invalid_token"' + METADATA
+    }
     assert_no_leak(error, token)
 
 
@@ -495,7 +500,7 @@ def test_the_authorization_header_must_be_one_bearer_token(
         if challenge.startswith("Bearer")
         else f'Bearer realm="sqlgateway", error="{challenge}"'
     )
-    assert info.value.headers["WWW-Authenticate"] == expected
+    assert info.value.headers["WWW-Authenticate"] == expected + METADATA
     for value in raw:
         assert_no_leak(info.value, value.decode().removeprefix("Bearer "))
 

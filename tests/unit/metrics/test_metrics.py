@@ -117,11 +117,11 @@ def test_requests_are_counted_by_outcome_and_path() -> None:
         metrics.observe(record(outcome))
     metrics.observe(record("ok", "/schema"))
     total = "sqlgateway_requests_total"
-    assert value(metrics, total, outcome="ok", path="/query") == 2
-    assert value(metrics, total, outcome="truncated", path="/query") == 1
-    assert value(metrics, total, outcome="rejected", path="/query") == 1
-    assert value(metrics, total, outcome="ok", path="/schema") == 1
-    assert value(metrics, total, outcome="timeout", path="/query") is None
+    assert value(metrics, total, outcome="ok", path="/query", protocol="http") == 2
+    assert value(metrics, total, outcome="truncated", path="/query", protocol="http") == 1
+    assert value(metrics, total, outcome="rejected", path="/query", protocol="http") == 1
+    assert value(metrics, total, outcome="ok", path="/schema", protocol="http") == 1
+    assert value(metrics, total, outcome="timeout", path="/query", protocol="http") is None
 
 
 def test_unknown_paths_share_one_label_and_a_missing_outcome_is_counted() -> None:
@@ -130,8 +130,8 @@ def test_unknown_paths_share_one_label_and_a_missing_outcome_is_counted() -> Non
     metrics.observe(record("not_found", "/.env"))
     metrics.observe(record(None))
     total = "sqlgateway_requests_total"
-    assert value(metrics, total, outcome="not_found", path="other") == 2
-    assert value(metrics, total, outcome="unknown", path="/query") == 1
+    assert value(metrics, total, outcome="not_found", path="other", protocol="http") == 2
+    assert value(metrics, total, outcome="unknown", path="/query", protocol="http") == 1
     paths = {s.labels.get("path") for s in samples(metrics) if s.name == total}
     assert paths == {"other", "/query"}
 
@@ -207,8 +207,13 @@ def test_two_instances_do_not_share_state() -> None:
     first, second = Metrics(), Metrics()
     first.observe(record())
     assert first.registry is not second.registry
-    assert value(first, "sqlgateway_requests_total", outcome="ok", path="/query") == 1
-    assert value(second, "sqlgateway_requests_total", outcome="ok", path="/query") is None
+    assert (
+        value(first, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http") == 1
+    )
+    assert (
+        value(second, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http")
+        is None
+    )
 
 
 def test_process_metrics_are_on_the_instance_registry() -> None:
@@ -230,7 +235,10 @@ def test_start_and_close_do_nothing_in_single_process_mode() -> None:
 
     asyncio.run(serve())
     assert multiprocess_dir() is None
-    assert value(metrics, "sqlgateway_requests_total", outcome="ok", path="/query") == 1
+    assert (
+        value(metrics, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http")
+        == 1
+    )
     assert value(metrics, "sqlgateway_audit_events_written_total") == 2
 
 
@@ -380,7 +388,12 @@ def test_every_worker_scrapes_the_sum_of_all_workers(workers: list[Worker], tmp_
         observe=2, pool={"size": 2, "idle": 2}, waiting=1, audit={"written": 5, "spilled": 1}
     )
     for scraped in (settled(first), second.scrape()):
-        assert value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query") == 5
+        assert (
+            value(
+                scraped, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http"
+            )
+            == 5
+        )
         duration = "sqlgateway_request_duration_seconds"
         assert value(scraped, duration + "_count", path="/query") == 5
         assert value(scraped, duration + "_bucket", path="/query", le="0.025") == 5
@@ -413,7 +426,10 @@ def test_a_worker_that_closes_leaves_the_gauges_and_stays_in_the_totals(
     assert value(scraped, "sqlgateway_pool_max_size", database=DATABASE) == 10
     assert value(scraped, "sqlgateway_audit_queue_depth") == 0
     assert value(scraped, "sqlgateway_audit_events_written_total") == 18
-    assert value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query") == 3
+    assert (
+        value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http")
+        == 3
+    )
     assert not list((tmp_path / "metrics").glob(f"gauge_live*_{second.pid}.db"))
 
 
@@ -427,13 +443,19 @@ def test_a_killed_worker_leaves_the_gauges_and_a_restarted_one_counts_on(
     second.kill()  # no close(): its live gauges' file stays until a scrape finds it dead
     scraped = first.scrape()
     assert value(scraped, "sqlgateway_pool_in_use", database=DATABASE) == 3
-    assert value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query") == 3
+    assert (
+        value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http")
+        == 3
+    )
     assert value(scraped, "sqlgateway_audit_events_written_total") == 15
 
     restarted = start(workers, tmp_path)  # as uvicorn replaces a dead worker
     restarted.send(observe=4, pool={"size": 1, "idle": 0}, audit={"written": 2})
     scraped = settled(first)
-    assert value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query") == 7
+    assert (
+        value(scraped, "sqlgateway_requests_total", outcome="ok", path="/query", protocol="http")
+        == 7
+    )
     assert value(scraped, "sqlgateway_audit_events_written_total") == 17  # never goes down
     assert value(scraped, "sqlgateway_pool_in_use", database=DATABASE) == 4
 
