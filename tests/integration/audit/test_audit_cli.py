@@ -172,6 +172,9 @@ EVENTS = [
     _event(
         10,
         timedelta(minutes=1),
+        path="/mcp",
+        protocol="mcp",
+        operation="run_query",
         **_query(
             "SELECT count(*) FROM CLAIMS", "fa", COUNT, tables=["claims"], rows=1, total_ms=30.0
         ),
@@ -325,6 +328,8 @@ def test_export_to_a_file(source: list[str], tmp_path: Path) -> None:
         (["--text", "PG_"], ["r3", "r7"]),
         (["--text", "%"], []),  # a literal percent sign, not a wildcard
         (["--actor", "nobody"], []),
+        (["--protocol", "mcp"], ["r10"]),  # events without a protocol are http
+        (["--protocol", "http", "--actor", "alice"], ["r1", "r4", "r7"]),
     ],
 )
 def test_search(

@@ -114,6 +114,8 @@ def test_table_names_match_qualified_and_unqualified_default_schema() -> None:
         (Filters(over_ms=12.4), True),
         (Filters(over_ms=12.5), False),  # strictly above
         (Filters(actor="alice", outcomes=("ok",), table="claims", over_ms=1), True),
+        (Filters(protocol="http"), True),  # an event without a protocol came over http
+        (Filters(protocol="mcp"), False),
     ],
 )
 def test_matches(filters: Filters, kept: bool) -> None:
@@ -123,6 +125,12 @@ def test_matches(filters: Filters, kept: bool) -> None:
         total_ms=12.5,
     )
     assert matches(e, filters) is kept
+
+
+def test_mcp_events_match_their_protocol_only() -> None:
+    tool_call = event(protocol="mcp", operation="run_query")
+    assert matches(tool_call, Filters(protocol="mcp"))
+    assert not matches(tool_call, Filters(protocol="http"))
 
 
 def test_events_without_a_duration_or_time_fail_those_filters() -> None:

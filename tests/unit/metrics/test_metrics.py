@@ -124,6 +124,18 @@ def test_requests_are_counted_by_outcome_and_path() -> None:
     assert value(metrics, total, outcome="timeout", path="/query", protocol="http") is None
 
 
+def test_mcp_requests_are_counted_apart_from_the_rest_api() -> None:
+    metrics = Metrics(process=False)
+    metrics.observe(record("ok"))
+    tool_call = record("rejected", "/mcp")
+    tool_call.protocol = "mcp"
+    metrics.observe(tool_call)
+    total = "sqlgateway_requests_total"
+    assert value(metrics, total, outcome="ok", path="/query", protocol="http") == 1
+    assert value(metrics, total, outcome="rejected", path="/mcp", protocol="mcp") == 1
+    assert value(metrics, total, outcome="rejected", path="/mcp", protocol="http") is None
+
+
 def test_unknown_paths_share_one_label_and_a_missing_outcome_is_counted() -> None:
     metrics = Metrics(process=False)
     metrics.observe(record("not_found", "/wp-login.php"))
