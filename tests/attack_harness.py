@@ -32,15 +32,32 @@ from typing import Any
 
 import asyncpg
 import pytest
-from conftest import TEST_API_KEY, make_settings
+from conftest import TEST_API_KEY, load_corpus, make_settings
 from dbstate import snapshot
 from starlette.testclient import TestClient
-from traps import TRAP_SECRETS
+from traps import TRAP_CASES, TRAP_SECRETS
 
 from sqlgateway.app import create_app
 from sqlgateway.demo.database import DemoDatabase
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.services import Guard
+
+TRAP_FAMILY = "trap"
+#: Refusals that happen before the database is reached (the empty string fails validation).
+REFUSAL_CODES = {"rejected", "syntax_error", "invalid_request"}
+
+
+def _by_family(entries: list[dict[str, str]]) -> dict[str, tuple[str, ...]]:
+    families: dict[str, list[str]] = {}
+    for entry in entries:
+        families.setdefault(entry["family"], []).append(entry["sql"])
+    return {family: tuple(sqls) for family, sqls in families.items()}
+
+
+#: The refused corpus by family, and with the traps' cases as one more family: what the
+#: attack tests send, over HTTP (api/test_attack_corpus.py) and MCP (mcp/…attack_corpus.py).
+REFUSED = _by_family(load_corpus("refused"))
+ATTACKS = {**REFUSED, TRAP_FAMILY: TRAP_CASES}
 
 #: The session state of the pooled connection that runs it (the test's own probe).
 #: application_name is left out of the settings digest: the gateway sets it per transaction

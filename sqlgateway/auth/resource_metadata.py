@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import Any
 
 from mcp.shared.auth import ProtectedResourceMetadata
-from pydantic import AnyHttpUrl
 
 from sqlgateway.settings import Settings
 
@@ -43,12 +42,16 @@ def metadata_document(settings: Settings) -> dict[str, Any] | None:
     if settings.auth != "oauth" or not settings.oauth_issuer:
         return None
     scopes = settings.oauth_scopes or settings.oauth_required_scopes
-    metadata = ProtectedResourceMetadata(
-        resource=AnyHttpUrl(resource_identifier(settings)),
-        authorization_servers=[AnyHttpUrl(settings.oauth_issuer)],
-        scopes_supported=list(scopes) or None,
-        bearer_methods_supported=["header"],
-        resource_name=RESOURCE_NAME,
+    # validated from strings so that the URLs stay exactly as configured (clients compare
+    # them as strings: the issuer with the provider's own metadata, RFC 8414 §3.3)
+    metadata = ProtectedResourceMetadata.model_validate(
+        {
+            "resource": resource_identifier(settings),
+            "authorization_servers": [settings.oauth_issuer],
+            "scopes_supported": list(scopes) or None,
+            "bearer_methods_supported": ["header"],
+            "resource_name": RESOURCE_NAME,
+        }
     )
     document: dict[str, Any] = metadata.model_dump(mode="json", exclude_none=True)
     return document

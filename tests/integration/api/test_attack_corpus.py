@@ -19,6 +19,10 @@ from typing import Any
 
 import pytest
 from attack_harness import (
+    ATTACKS,
+    REFUSAL_CODES,
+    REFUSED,
+    TRAP_FAMILY,
     AdminSession,
     Defence,
     ProbingGuard,
@@ -33,33 +37,21 @@ from attack_harness import (
 from conftest import ROOT, ClientFactory, load_corpus, make_settings
 from dbstate import snapshot
 from starlette.testclient import TestClient
-from traps import TRAP_CASES, Traps, install_traps
+from traps import Traps, install_traps
 
 from sqlgateway.demo.database import DemoDatabase
 from sqlgateway.errors import GuardError
 from sqlgateway.guard import GuardPolicy, check_sql
 
 DOC = ROOT / "docs" / "defence-in-depth.md"
-TRAP_FAMILY = "trap"
 POOL_SIZE = 3
-#: Refusals that happen before the database is reached (the empty string fails validation).
-REFUSAL_CODES = {"rejected", "syntax_error", "invalid_request"}
 
 #: Families whose persistent changes with the guard off are known (the guard is the only
 #: layer); each one xfails with its reason. Keep empty unless a measurement says otherwise.
 GUARD_ONLY_FAMILIES: dict[str, str] = {}
 
 
-def _by_family(entries: list[dict[str, str]]) -> dict[str, tuple[str, ...]]:
-    families: dict[str, list[str]] = {}
-    for entry in entries:
-        families.setdefault(entry["family"], []).append(entry["sql"])
-    return {family: tuple(sqls) for family, sqls in families.items()}
-
-
 ACCEPTED: list[dict[str, str]] = load_corpus("accepted")
-REFUSED = _by_family(load_corpus("refused"))
-ATTACKS = {**REFUSED, TRAP_FAMILY: TRAP_CASES}
 
 
 @pytest.fixture(scope="session")
