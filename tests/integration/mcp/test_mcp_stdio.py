@@ -77,9 +77,7 @@ def test_stdio_serves_the_tools_with_the_same_guard_and_audit(
 
 def test_without_a_database_url_stdio_serves_the_embedded_demo(tmp_path: Path) -> None:
     async def run() -> Any:
-        settings = environment(
-            tmp_path, SQLGATEWAY_EMBEDDED_DATA_DIR=str(tmp_path / "pgdata")
-        )
+        settings = environment(tmp_path, SQLGATEWAY_EMBEDDED_DATA_DIR=str(tmp_path / "pgdata"))
         async with stdio([], settings) as client:
             return await client.call_tool(
                 "run_query", {"sql": "SELECT count(*) FROM policyholders"}
