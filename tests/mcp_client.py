@@ -64,3 +64,12 @@ def text(result: Any) -> str:
     """The text content of a tool result."""
     (content,) = result.content
     return str(content.text)
+
+
+def error_of(result: Any) -> dict[str, Any]:
+    """The /query error body (`code`, `message`, `hint`…) of an error result, from its `_meta`
+    (an error result has no structured content, which clients check against the schema)."""
+    assert result.is_error and result.structured_content is None, result
+    error: dict[str, Any] = result.meta["sqlgateway/error"]["error"]
+    assert f"Error: {error['code']}." in text(result)
+    return error

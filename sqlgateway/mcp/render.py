@@ -12,8 +12,10 @@ The text never exceeds the response budget (SQLGATEWAY_MAX_RESPONSE_CHARS, count
 bytes as for `/query`); rows that would not fit are left out of the text with a note (the
 structured content, within the same budget itself, keeps them all).
 
-Errors answer with `isError: true`, the error's code, message and hint in the text and its
-`/query` body (`{"error": {...}}`) as structured content, so the model can fix the call.
+Errors answer with `isError: true` and the error's code, message and hint in the text, so the
+model can fix the call; the error's `/query` body (`{"error": {...}}`) goes to the client
+application in the result's `_meta` (server.tool_result), not as structured content, which
+clients check against the tool's output schema even on errors.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ UNTRUSTED_LINE = (
 
 @dataclass(frozen=True, slots=True)
 class ToolAnswer:
-    """One tool call's answer: `structured` is the JSON object, `text` its rendering."""
+    """One tool call's answer: `structured` is the JSON object (an error's /query body when
+    `is_error`), `text` its rendering."""
 
     structured: dict[str, Any]
     text: str

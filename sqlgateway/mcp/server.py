@@ -40,6 +40,8 @@ logger = logging.getLogger("sqlgateway")
 
 SERVER_NAME = "sqlgateway"
 SERVER_TITLE = "sqlgateway: read-only SQL over PostgreSQL"
+#: The `_meta` key of an error result's /query error body (`{"error": {code, message, …}}`).
+ERROR_META_KEY = "sqlgateway/error"
 #: The `serverInfo` of every 2026-07-28 result (the SDK's stamp, made once).
 SERVER_STAMP = {
     types.SERVER_INFO_META_KEY: types.Implementation(
@@ -100,16 +102,24 @@ async def tool_result(
     what the SDK's kernel makes of the same result (the HTTP transport answers tool calls
     with it directly, tests/unit/mcp hold the two equal)."""
     shown = await _answer(tool, call, arguments)
-    result: dict[str, Any] = {
-        "content": [{"type": "text", "text": shown.text}],
-        "structuredContent": shown.structured,
-        "isError": shown.is_error,
-    }
+    result: dict[str, Any] = {"content": [{"type": "text", "text": shown.text}]}
+    meta: dict[str, Any] = {}
+    if shown.is_error:
+        # no structuredContent: clients check it against the output schema even on errors
+        # (the TypeScript SDK refuses the whole result); the error's /query body is for the
+        # client application, in _meta, and its code, message and hint are in the text
+        result["isError"] = True
+        meta[ERROR_META_KEY] = shown.structured
+    else:
+        result["structuredContent"] = shown.structured
+        result["isError"] = False
     if protocol_version in MODERN_PROTOCOL_VERSIONS:
         # 2026-07-28 results name their type and carry the server's identity; the SDK would
         # stamp a deep copy of it (~5 % of a point lookup's CPU) where none is there yet
         result["resultType"] = "complete"
-        result["_meta"] = SERVER_STAMP
+        meta |= SERVER_STAMP
+    if meta:
+        result["_meta"] = meta
     return result
 
 

@@ -14,7 +14,7 @@ from conftest import make_settings
 from dbstate import snapshot
 from live import live_server
 from mcp import Client
-from mcp_client import over_http
+from mcp_client import error_of, over_http, text
 from traps import Traps, install_traps
 
 from sqlgateway.demo.database import DemoDatabase
@@ -50,13 +50,12 @@ def test_refused_corpus_over_mcp_is_refused_and_changes_nothing(
 
             for sql, result in zip(sqls, over_http(url, None, family_calls), strict=True):
                 calls += 1
-                error = (result.structured_content or {}).get("error", {})
                 if not result.is_error:
                     problems.append(f"[{family}] {sql!r} answered rows over MCP")
                 elif family != TRAP_FAMILY and (
-                    sql in guard.approved or error.get("code") not in REFUSAL_CODES
+                    sql in guard.approved or error_of(result)["code"] not in REFUSAL_CODES
                 ):
-                    problems.append(f"[{family}] {sql!r} passed the guard -> {error}")
+                    problems.append(f"[{family}] {sql!r} passed the guard -> {text(result)}")
             current = snapshot(demo.admin_dsn)
             if current != previous:
                 problems.append(f"[{family}] changed the database")

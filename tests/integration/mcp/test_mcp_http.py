@@ -15,7 +15,7 @@ from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_NAME, make_settings, read
 from live import live_server
 from mcp import Client
 from mcp.shared.exceptions import MCPError
-from mcp_client import MODES, over_http, text
+from mcp_client import MODES, error_of, over_http, text
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
@@ -90,7 +90,7 @@ def test_run_query_answers_what_post_query_answers(url: str, mode: str) -> None:
 def test_a_refusal_is_an_error_result_with_code_message_and_hint(url: str) -> None:
     result = over_http(url, AUTH, lambda c: c.call_tool("run_query", {"sql": "DELETE FROM claims"}))
     assert result.is_error
-    error = (result.structured_content or {})["error"]
+    error = error_of(result)
     assert error["code"] == "rejected" and error["construct"] == "DELETE"
     assert error["hint"] and f"Hint: {error['hint']}" in text(result)
     assert text(result).startswith("Error: rejected.")
@@ -100,7 +100,7 @@ def test_a_database_error_is_an_error_result_with_the_did_you_mean_hint(url: str
     sql = "SELECT statuss FROM claims"
     result = over_http(url, AUTH, lambda c: c.call_tool("run_query", {"sql": sql}))
     assert result.is_error
-    error = (result.structured_content or {})["error"]
+    error = error_of(result)
     assert error["code"] == "query_error" and error["sqlstate"] == "42703"
     assert "status" in error["hint"]
 
@@ -130,7 +130,7 @@ def test_a_dialect_is_translated_and_the_sql_that_ran_is_shown(url: str) -> None
 def test_bad_arguments_are_error_results(url: str, arguments: dict[str, Any]) -> None:
     result = over_http(url, AUTH, lambda c: c.call_tool("run_query", arguments))
     assert result.is_error
-    assert (result.structured_content or {})["error"]["code"] == "invalid_request"
+    assert error_of(result)["code"] == "invalid_request"
 
 
 def test_get_schema_answers_the_schema_fenced(url: str) -> None:
@@ -146,7 +146,7 @@ def test_get_schema_answers_the_schema_fenced(url: str) -> None:
     assert overview.structured_content == rest
     assert (claims.structured_content or {})["table"]["name"] == "claims"
     assert sum(line.startswith("<untrusted-data-") for line in text(claims).splitlines()) == 1
-    assert missing.is_error and (missing.structured_content or {})["error"]["code"] == "not_found"
+    assert error_of(missing)["code"] == "not_found"
     assert "claims" in text(missing)
 
 

@@ -14,7 +14,7 @@ from mcp_types import methods
 
 from sqlgateway.catalog.schema_docs import load_schema_docs
 from sqlgateway.demo.files import demo_docs_dir
-from sqlgateway.mcp.server import SERVER_STAMP, build_server
+from sqlgateway.mcp.server import ERROR_META_KEY, SERVER_STAMP, build_server
 from sqlgateway.mcp.tools import GET_SCHEMA, RUN_QUERY, Toolset, build_tools, json_schema, tool_text
 from sqlgateway.settings import Settings
 from sqlgateway.spec.openapi import build_spec
@@ -112,16 +112,21 @@ def test_a_query_result_satisfies_the_output_schema() -> None:
 
 
 @pytest.mark.parametrize("version", ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"])
-def test_the_kernel_sends_a_tool_result_unchanged(version: str) -> None:
+@pytest.mark.parametrize("error", [False, True])
+def test_the_kernel_sends_a_tool_result_unchanged(version: str, error: bool) -> None:
     """The HTTP transport answers tool calls without the SDK's kernel (streamable.py): what
     it sends is what the kernel's serialization of the same result would send."""
-    result: dict[str, Any] = {
-        "content": [{"type": "text", "text": "1 row."}],
-        "structuredContent": {"rows": [[1]], "notice": None},
-        "isError": False,
-    }
+    result: dict[str, Any] = {"content": [{"type": "text", "text": "1 row."}], "isError": error}
+    meta: dict[str, Any] = {}
+    if error:
+        meta[ERROR_META_KEY] = {"error": {"code": "rejected", "message": "no", "hint": None}}
+    else:
+        result["structuredContent"] = {"rows": [[1]], "notice": None}
     if version == "2026-07-28":
-        result |= {"resultType": "complete", "_meta": SERVER_STAMP}
+        result["resultType"] = "complete"
+        meta |= SERVER_STAMP
+    if meta:
+        result["_meta"] = meta
     assert methods.serialize_server_result("tools/call", version, dict(result)) == result
 
 
