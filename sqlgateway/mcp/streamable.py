@@ -189,48 +189,64 @@ class McpHttp:
         record: RequestRecord | None = request.scope.get("state", {}).get("record")
         if record is not None:  # tool calls then name their tool
             record.operation = method[:MAX_UNKNOWN_NAME_CHARS]
-        version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
-        handshake_era = version is None or version in HANDSHAKE_PROTOCOL_VERSIONS
-        if handshake_era:
-            connection = Connection.from_envelope(
-                version or types.DEFAULT_NEGOTIATED_VERSION, None, None
-            )
-        else:
-            route = _route(message, raw_headers, headers)
-            if isinstance(route, InboundLadderRejection):
-                status = ERROR_CODE_HTTP_STATUS.get(route.code, 400)
+        header = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+        handshake_era = header is None or header in HANDSHAKE_PROTOCOL_VERSIONS
+        route: InboundModernRoute | None = None
+        if not handshake_era:
+            checked = _route(message, raw_headers, headers)
+            if isinstance(checked, InboundLadderRejection):
+                status = ERROR_CODE_HTTP_STATUS.get(checked.code, 400)
                 return self._refused(
-                    request, request_id, route.code, route.message, status, route.data
+                    request, request_id, checked.code, checked.message, status, checked.data
                 )
-            connection = Connection.from_envelope(
-                route.protocol_version, route.client_info, route.client_capabilities
-            )
-        exchange = _Exchange(
-            transport=TransportContext(
-                kind=TRANSPORT_KIND, can_send_request=False, headers=headers
-            ),
-            request_id=request_id,
-            message_metadata=ServerMessageMetadata(request_context=request),
-        )
+            route = checked
+        version = route.protocol_version if route else header or types.DEFAULT_NEGOTIATED_VERSION
         name = params.get("name") if method == "tools/call" and params is not None else None
         tool = self.tools.get(name) if isinstance(name, str) and self.direct_tool_calls else None
         try:
             if tool is not None and params is not None:
-                result = await self._call(request, tool, params, connection.protocol_version)
+                result = await self._call(request, tool, params, version)
             else:
-                # the SDK's `serve_one`, without its shielded, time-bounded close of the
-                # connection's exit stack: nothing of this server registers anything there
-                runner = ServerRunner(self.server, connection, {})
-                result = await runner.on_request(exchange, method, params)
+                result = await self._serve(request, request_id, method, params, version, route)
         except Exception as exc:  # the SDK's mapping: MCPError, invalid params, else internal
             error = modern_error_data(exc)
             status = 200 if handshake_era else ERROR_CODE_HTTP_STATUS.get(error.code, 200)
             return self._refused(request, request_id, error.code, error.message, status, error.data)
-        finally:
-            await connection.exit_stack.aclose()
         return Response(
             orjson.dumps({"jsonrpc": "2.0", "id": request_id, "result": result}), media_type=JSON
         )
+
+    async def _serve(
+        self,
+        request: Request,
+        request_id: types.RequestId,
+        method: str,
+        params: dict[str, Any] | None,
+        version: str,
+        route: InboundModernRoute | None,
+    ) -> dict[str, Any]:
+        """Any message through the SDK's kernel, as its `serve_one` does (a born-ready
+        connection of the request's version), without the shielded, time-bounded close of the
+        connection's exit stack: nothing of this server registers anything there."""
+        if route is None:
+            connection = Connection.from_envelope(version, None, None)
+        else:
+            connection = Connection.from_envelope(
+                version, route.client_info, route.client_capabilities
+            )
+        exchange = _Exchange(
+            transport=TransportContext(
+                kind=TRANSPORT_KIND, can_send_request=False, headers=request.headers
+            ),
+            request_id=request_id,
+            message_metadata=ServerMessageMetadata(request_context=request),
+        )
+        try:
+            return await ServerRunner(self.server, connection, {}).on_request(
+                exchange, method, params
+            )
+        finally:
+            await connection.exit_stack.aclose()
 
     async def _call(
         self, request: Request, tool: GatewayTool, params: dict[str, Any], version: str
