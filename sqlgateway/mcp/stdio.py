@@ -70,7 +70,7 @@ class LocalCallers:
             user_agent=_client_name(ctx),
         )
         try:
-            yield Call(self.services, record, self.scope)
+            yield Call(self.services, self.identity, record, self.scope)
         except asyncio.CancelledError:  # the client cancelled the call (or went away)
             record.outcome = record.outcome or CANCELLED
             raise

@@ -90,7 +90,7 @@ class HttpCallers:
         state = _request_state(ctx)
         record: RequestRecord = state["record"]
         record.operation = operation
-        return nullcontext(Call(state["services"], record, state["db_scope"]))
+        return nullcontext(Call(state["services"], state["identity"], record, state["db_scope"]))
 
 
 def _request_state(ctx: Context) -> dict[str, Any]:
@@ -260,7 +260,7 @@ class McpHttp:
         state = request.scope["state"]
         record: RequestRecord = state["record"]
         record.operation = tool.name
-        call = Call(state["services"], record, state["db_scope"])
+        call = Call(state["services"], state["identity"], record, state["db_scope"])
         return await tool_result(tool, call, params.get("arguments") or {}, version)
 
     @staticmethod

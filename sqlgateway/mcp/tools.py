@@ -3,16 +3,19 @@
 Each tool is an operation of the action spec (spec/openapi.py), served to MCP hosts: its
 description, input schema and output schema are read from the spec the gateway serves (so
 they carry what the schema docs say about the data), never written twice. `run_query` is
-`runQuery` (POST /query) and `get_schema` is `getSchema` (GET /schema); both run the same
-code as their HTTP twins (`query.answer`, `api.schema.schema_body`).
+`runQuery` (POST /query) and `get_schema` is `getSchema` (GET /schema), and each named query is a tool of its own name
+(POST /queries/<name>); all run the same code as their HTTP twins (`query.answer`,
+`api.schema.schema_body`, `named.answer.answer_named`). What the spec leaves out is no tool:
+with SQLGATEWAY_FREE_SQL=false there is no `run_query` (and its call would be refused as
+/query's is).
 
 Every tool only reads, so every tool is annotated read-only, non-destructive, idempotent and
 closed-world: hosts that ask the user before a tool that may change something can let these
 run without a prompt (docs/mcp.md).
 
-To serve another operation as a tool (a named query, say), add a `GatewayTool` to the list
-`build_tools` returns: its definition from the spec operation (`_definition`), and a call
-that answers through `query.answer` with the call's record and scope.
+To serve another operation as a tool, add a `GatewayTool` to the list `build_tools` returns:
+its definition from the spec operation (`_definition`), and a call that answers through the
+operation's own function with the call's identity, record and scope.
 """
 
 from __future__ import annotations
@@ -27,11 +30,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from sqlgateway.api.schema import MAX_TABLE_PARAM_CHARS, schema_body
+from sqlgateway.auth import Identity
 from sqlgateway.auth.scoping import DbScope
 from sqlgateway.http.body import validated
 from sqlgateway.http.record import RequestRecord
 from sqlgateway.mcp.render import ToolAnswer, document_answer, document_overhead, rows_answer
-from sqlgateway.query import QueryRequest, answer
+from sqlgateway.named.answer import answer_named
+from sqlgateway.query import QueryRequest, answer, check_free_sql
 
 if TYPE_CHECKING:
     from sqlgateway.services import Services
@@ -46,6 +51,7 @@ READ_ONLY = types.ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
 
+JSON_TYPE = "application/json"
 SCHEMA_WHAT = (
     "The database's schema: its tables and columns and what they mean, from the operator's "
     "schema docs and the database catalog (including its comments)."
@@ -54,9 +60,11 @@ SCHEMA_WHAT = (
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One tool call: the services, and the record and database scope of its caller."""
+    """One tool call: the services, and the identity, record and database scope of its
+    caller."""
 
     services: Services
+    identity: Identity
     record: RequestRecord
     scope: DbScope
 
@@ -98,6 +106,7 @@ class SchemaRequest(BaseModel):
 
 
 async def run_query(call: Call, arguments: Mapping[str, Any]) -> ToolAnswer:
+    check_free_sql(call.services)  # not offered then; refused like /query if called anyway
     query = validated(arguments, QueryRequest)
     result = await answer(call.services, query, call.record, call.scope)
     return rows_answer(result.body, call.services.settings.max_response_chars)
@@ -117,42 +126,52 @@ async def get_schema(call: Call, arguments: Mapping[str, Any]) -> ToolAnswer:
     return shown
 
 
+def named_query(name: str) -> ToolCall:
+    """The call of the named query `name`: its arguments are the operation's JSON body."""
+
+    async def call_named(call: Call, arguments: Mapping[str, Any]) -> ToolAnswer:
+        result = await answer_named(
+            call.services, name, dict(arguments), call.identity, call.record, call.scope
+        )
+        return rows_answer(result.body, call.services.settings.max_response_chars)
+
+    return call_named
+
+
 def build_tools(services: Services) -> Toolset:
-    """The tools the gateway serves, from the action spec it serves."""
+    """The tools the gateway serves: the operations of the action spec it serves."""
     spec: dict[str, Any] = orjson.loads(services.openapi_json)
     about = tool_text(spec["info"]["description"])
     schemas = spec["components"]["schemas"]
-    run, schema = _operation(spec, "runQuery"), _operation(spec, "getSchema")
+    operations = _operations(spec)
+    tools = []
+    if (run := operations.get("runQuery")) is not None:
+        description = f"{tool_text(run['description'])} {about}"
+        definition = _definition(
+            spec, run, description, schemas["QueryRequest"], schemas["QueryResult"]
+        )
+        tools.append(GatewayTool(definition, run_query))
+    schema = operations["getSchema"]
     table = next(p for p in schema.get("parameters", ()) if p["name"] == "table")
     schema_input = {
         "type": "object",
         "additionalProperties": False,
         "properties": {"table": {**table["schema"], "description": table["description"]}},
     }
-    return Toolset(
-        (
-            GatewayTool(
-                _definition(
-                    spec,
-                    run,
-                    f"{tool_text(run['description'])} {about}",
-                    schemas["QueryRequest"],
-                    schemas["QueryResult"],
-                ),
-                run_query,
-            ),
-            GatewayTool(
-                _definition(
-                    spec,
-                    schema,
-                    tool_text(schema["description"]),
-                    schema_input,
-                    schemas["SchemaInfo"],
-                ),
-                get_schema,
-            ),
+    description = tool_text(schema["description"])
+    if run is None:  # the data's description goes with the tool that is always there
+        description = f"{description} {about}"
+    definition = _definition(spec, schema, description, schema_input, schemas["SchemaInfo"])
+    tools.append(GatewayTool(definition, get_schema))
+    for name in services.named.names:
+        operation = operations[name]
+        body = operation.get("requestBody", {}).get("content", {}).get(JSON_TYPE, {})
+        parameters = body.get("schema", {"type": "object", "additionalProperties": False})
+        definition = _definition(
+            spec, operation, operation["description"], parameters, schemas["QueryResult"]
         )
-    )
+        tools.append(GatewayTool(definition, named_query(name)))
+    return Toolset(tools)
 
 
 def server_instructions(services: Services) -> str:
@@ -162,12 +181,14 @@ def server_instructions(services: Services) -> str:
     return tool_text(spec["info"]["description"])
 
 
-def _operation(spec: Mapping[str, Any], operation_id: str) -> dict[str, Any]:
-    for methods in spec["paths"].values():
-        for operation in methods.values():
-            if operation.get("operationId") == operation_id:
-                return dict(operation)
-    raise LookupError(f"the action spec has no operation {operation_id}")
+def _operations(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The spec's operations by operationId."""
+    return {
+        operation["operationId"]: operation
+        for methods in spec["paths"].values()
+        for operation in methods.values()
+        if "operationId" in operation
+    }
 
 
 def _definition(

@@ -11,7 +11,14 @@ from typing import Any
 import httpx2
 import orjson
 import pytest
-from conftest import AUDIT_DIR, TEST_API_KEY, TEST_KEY_NAME, make_settings, read_events
+from conftest import (
+    AUDIT_DIR,
+    TEST_API_KEY,
+    TEST_KEY_NAME,
+    admin_fetch,
+    make_settings,
+    read_events,
+)
 from live import live_server
 from mcp import Client
 from mcp.shared.exceptions import MCPError
@@ -60,7 +67,7 @@ def test_the_tools_are_listed_read_only_with_their_schemas(url: str, mode: str) 
     version, listed = over_http(url, AUTH, work, mode)
     assert version == ("2026-07-28" if mode == "auto" else "2025-11-25")
     by_name = {tool.name: tool for tool in listed.tools}
-    assert set(by_name) == {"run_query", "get_schema"}
+    assert {"run_query", "get_schema", "getClaimStatus"} <= set(by_name)  # and named queries
     for tool in listed.tools:
         assert tool.annotations is not None
         hints = tool.annotations
@@ -148,6 +155,41 @@ def test_get_schema_answers_the_schema_fenced(url: str) -> None:
     assert sum(line.startswith("<untrusted-data-") for line in text(claims).splitlines()) == 1
     assert error_of(missing)["code"] == "not_found"
     assert "claims" in text(missing)
+
+
+def test_a_named_query_is_a_tool_answering_what_its_operation_answers(
+    url: str, demo: DemoDatabase, audit_file: Path
+) -> None:
+    number = admin_fetch(demo, "SELECT claim_number FROM claims ORDER BY claim_id LIMIT 1")[0][0]
+    arguments = {"claim_number": number}
+    result = over_http(url, AUTH, lambda c: c.call_tool("getClaimStatus", arguments))
+    assert not result.is_error, text(result)
+    rest = httpx2.post(f"{url}/queries/getClaimStatus", json=arguments, headers=AUTH).json()
+    structured = result.structured_content or {}
+    for answer in (structured, rest):
+        answer.pop("elapsed_ms")
+    assert structured == rest and structured["row_count"] == 1
+    refused = over_http(url, AUTH, lambda c: c.call_tool("getClaimStatus", {"claim_number": 7}))
+    assert error_of(refused)["code"] == "invalid_request"
+    _wait_for(lambda: any(e["operation"] == "getClaimStatus" for e in read_events(audit_file)))
+    mcp = [e for e in read_events(audit_file) if e["operation"] == "getClaimStatus"]
+    assert {e["protocol"] for e in mcp} == {"mcp", "http"}
+
+
+def test_locked_down_there_is_no_free_sql_over_mcp_either(demo: DemoDatabase) -> None:
+    settings = make_settings(demo, schema_docs_dir=demo_docs_dir(), free_sql=False)
+    with live_server(settings) as locked:
+
+        async def work(client: Client) -> Any:
+            listed = await client.list_tools()
+            called = await client.call_tool("run_query", {"sql": "SELECT 1"})
+            return listed, called
+
+        with pytest.raises(BaseException) as info:
+            over_http(locked, AUTH, work)
+        assert "Unknown tool: run_query" in str(_first(info.value, MCPError))
+        listed = over_http(locked, AUTH, lambda c: c.list_tools())
+    assert "run_query" not in {tool.name for tool in listed.tools}
 
 
 def test_every_tool_call_is_one_audit_event_naming_protocol_and_tool(

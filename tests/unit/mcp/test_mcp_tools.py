@@ -16,23 +16,35 @@ from sqlgateway.catalog.schema_docs import load_schema_docs
 from sqlgateway.demo.files import demo_docs_dir
 from sqlgateway.mcp.server import ERROR_META_KEY, SERVER_STAMP, build_server
 from sqlgateway.mcp.tools import GET_SCHEMA, RUN_QUERY, Toolset, build_tools, json_schema, tool_text
+from sqlgateway.named.compile import compile_queries
+from sqlgateway.named.spec import parameters_schema
 from sqlgateway.settings import Settings
 from sqlgateway.spec.openapi import build_spec
 
 
-def spec(with_docs: bool = True) -> dict[str, Any]:
+def services(with_docs: bool = True, **settings: Any) -> Any:
+    """What build_tools reads of the services: the served spec and the named queries."""
     docs = load_schema_docs(demo_docs_dir()) if with_docs else None
-    return build_spec("https://gw.example.com", settings=Settings(), docs=docs)
+    configured = Settings(**settings)
+    named = compile_queries(docs, configured)
+    spec = build_spec("https://gw.example.com", settings=configured, docs=docs, named=named)
+    return SimpleNamespace(openapi_json=orjson.dumps(spec), named=named, spec=spec)
 
 
-def tools(with_docs: bool = True) -> Toolset:
-    services: Any = SimpleNamespace(openapi_json=orjson.dumps(spec(with_docs)))
-    return build_tools(services)
+def spec(with_docs: bool = True) -> dict[str, Any]:
+    built: dict[str, Any] = services(with_docs).spec
+    return built
 
 
-def test_two_read_only_tools() -> None:
+def tools(with_docs: bool = True, **settings: Any) -> Toolset:
+    return build_tools(services(with_docs, **settings))
+
+
+def test_the_tools_are_the_spec_s_operations_all_read_only() -> None:
     toolset = tools()
-    assert [t.name for t in toolset.definitions] == [RUN_QUERY, GET_SCHEMA]
+    named = list(services().named.names)
+    assert named  # the demo's named queries
+    assert [t.name for t in toolset.definitions] == [RUN_QUERY, GET_SCHEMA, *named]
     for tool in toolset.definitions:
         assert tool.annotations is not None
         assert tool.annotations.read_only_hint is True
@@ -131,8 +143,8 @@ def test_the_kernel_sends_a_tool_result_unchanged(version: str, error: bool) -> 
 
 
 def test_the_server_stamp_is_the_sdk_s() -> None:
-    services: Any = SimpleNamespace(openapi_json=orjson.dumps(spec()))
-    server = build_server(services, build_tools(services), callers=None)  # type: ignore[arg-type]
+    built = services()
+    server = build_server(built, build_tools(built), callers=None)  # type: ignore[arg-type]
     assert {types.SERVER_INFO_META_KEY: server.server_info_stamp} == SERVER_STAMP
     assert server.middleware == []  # no OpenTelemetry spans per message
 
@@ -143,3 +155,24 @@ def _keys(value: Any) -> set[str]:
     if isinstance(value, list):
         return {k for v in value for k in _keys(v)}
     return set()
+
+
+def test_a_named_query_is_a_tool_of_its_name_taking_its_parameters() -> None:
+    built = services()
+    query = built.named.get("getClaimStatus")
+    tool = build_tools(built).get("getClaimStatus")
+    assert query is not None and tool is not None
+    assert tool.definition.input_schema == json_schema(parameters_schema(query), built.spec)
+    assert tool.definition.description == " ".join(query.doc.description.split())
+    assert tool.definition.annotations is not None
+    assert tool.definition.annotations.read_only_hint is True
+
+
+def test_locked_down_there_is_no_run_query() -> None:
+    """SQLGATEWAY_FREE_SQL=false: the spec has no runQuery, so neither do the tools; the data's
+    description goes with get_schema."""
+    locked = tools(free_sql=False)
+    names = [t.name for t in locked.definitions]
+    assert RUN_QUERY not in names and names[0] == GET_SCHEMA
+    get_schema = locked.get(GET_SCHEMA)
+    assert get_schema is not None and "claims" in (get_schema.definition.description or "")
