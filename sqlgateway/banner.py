@@ -20,6 +20,7 @@ def banner(settings: Settings, generated_key: str | None) -> str:
         "",
         f"  sqlgateway {__version__} on http://{settings.host}:{settings.port}{workers}",
         f"  OpenAPI spec:   {url}/openapi.yaml",
+        *([f"  MCP endpoint:   {url}/mcp (docs/mcp.md)"] if settings.mcp else []),
         f"  Schema docs:    {settings.schema_docs_dir or 'none (SQLGATEWAY_SCHEMA_DOCS_DIR)'}",
         *_auth_lines(settings, generated_key),
         f"  Audit trail:    {_audit_line(settings)}",
