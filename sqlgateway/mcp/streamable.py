@@ -19,9 +19,12 @@ the negotiated version, `initialize` and `server/discover`, result serialization
 `serverInfo` stamp), the 2026-07-28 envelope checks (`classify_inbound_request`), the
 JSON-RPC error mapping and HTTP statuses. This module only frames one HTTP exchange around
 them. The SDK's own transport (`StreamableHTTPSessionManager`) does the same framing with a
-per-request task, memory streams and a dispatcher for the handshake era: measured on point
-lookups it cost 1.65× (2026-07-28) and 2.1× (handshake era) the gateway's CPU per /query
-call, against the 1.25× this endpoint is held to (bench/mcp.py).
+per-request task, memory streams and a dispatcher for the handshake era: in a same-run
+comparison of point lookups during development it cost 1.65× (2026-07-28) and 2.1× (handshake
+era) the gateway's CPU per /query call, against the 1.25× this endpoint is held to
+(bench/mcp.py). For the same reason a call of one of the gateway's own tools is answered
+without the kernel's per-request machinery (`_call`): after the SDK's validation of its params,
+with the result the kernel would send (`server.tool_result`; a test holds the two ways equal).
 
 The request has passed the same middleware as /query before it gets here (app.py): its
 RequestRecord (audit event, metrics, log line), the Origin check (http/origin.py), the
