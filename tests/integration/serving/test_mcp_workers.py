@@ -5,6 +5,7 @@ that either worker may accept."""
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 
 import httpx2
@@ -53,7 +54,7 @@ def test_mcp_clients_are_served_by_both_workers_without_sessions(
         "SQLGATEWAY_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
         "SQLGATEWAY_AUDIT_SPILL_DIR": str(tmp_path / "spill"),
     }
-    with serve_two_workers(demo, settings) as (_, url):
+    with serve_two_workers(demo, settings) as (process, url):
         for _ in range(ROUNDS):  # until the kernel has handed both workers some
             claims = asyncio.run(_sessions(url, mode))
             assert sorted(claims) == list(range(1, SESSIONS * CALLS + 1))
@@ -64,4 +65,6 @@ def test_mcp_clients_are_served_by_both_workers_without_sessions(
             }
             if len(served) == 2:
                 break
+        process.send_signal(signal.SIGTERM)  # a SIGKILL would leave the workers running
+        assert process.wait(timeout=45) == 0
     assert len(served) == 2, "one worker served every MCP request"
