@@ -11,7 +11,14 @@ by time; `rotated_files` lists them, oldest first, with the current file last. R
 happens when a write would take the file past `max_bytes`, or when the first write after
 `rotate_s` seconds comes: a quiet file is not rotated until something is written to it.
 Files and the directory are created private (0600, 0700): events hold SQL text.
-Lines are in the kernel's page cache once written; `close()` (and each rotation) fsyncs.
+
+A write is durable when it returns: the lines are appended under the lock, then the file is
+fdatasync'ed (outside the lock, so other workers append meanwhile), and a file's name is made
+durable by an fsync of its directory when the file is created or rotated. A write that fails
+(a full disk) is cut off again, so nothing of it stays. A writer killed in the middle of a
+write leaves a torn last line (whose events nobody was answered on); the next write finds
+it, under the lock, reports it and ends it with a newline, so that its own first line is not
+glued to it: readers skip the torn line as unreadable (`audit.read`).
 """
 
 from __future__ import annotations
@@ -20,18 +27,21 @@ import asyncio
 import fcntl
 import glob
 import json
+import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-__all__ = ["JsonlSink", "decode_line", "encode_event", "rotated_files"]
+__all__ = ["JsonlSink", "decode_line", "encode_event", "rotated_files", "sync_directory"]
+
+_log = logging.getLogger("sqlgateway.audit")
 
 _ROTATED_SUFFIX = re.compile(r"\.\d{8}T\d{6}\.\d{6}Z(-\d+)?")
 
@@ -71,6 +81,40 @@ def rotated_files(path: Path) -> list[Path]:
         key=lambda candidate: _sort_key(candidate.name[len(path.name) + 1 :]),
     )
     return [*rotated, path] if path.exists() else rotated
+
+
+def sync_directory(directory: Path) -> None:
+    """fsync a directory: the names created or renamed in it are durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+#: An event's id where `encode_event` puts it: first, or second after `ts` (never nested).
+_REQUEST_ID = re.compile(rb'^\{(?:"ts":"[^"\\]*",)?"request_id":"([^"\\]*)"', re.MULTILINE)
+SCAN_CHUNK_BYTES = 4 << 20
+
+
+def stored_request_ids(paths: Sequence[Path], wanted: Collection[str]) -> set[str]:
+    """Which of `wanted` the JSON Lines files at `paths` hold."""
+    want = {request_id.encode() for request_id in wanted}
+    found: set[str] = set()
+    for path in paths:
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            continue
+        with handle:
+            rest = b""
+            while chunk := handle.read(SCAN_CHUNK_BYTES):
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1
+                data, rest = data[:cut], data[cut:]
+                found.update(m.decode() for m in _REQUEST_ID.findall(data) if m in want)
+            found.update(m.decode() for m in _REQUEST_ID.findall(rest) if m in want)
+    return found
 
 
 def _sort_key(suffix: str) -> tuple[str, int]:
@@ -113,6 +157,22 @@ class JsonlSink:
         """Raise OSError unless the file is open (or can be opened) and its directory writable."""
         await asyncio.to_thread(self._check)
 
+    async def stored(self, request_ids: Collection[str], since_s: float) -> set[str]:
+        """Which of `request_ids` the audit files changed since `since_s` (seconds since the
+        epoch) already hold: what a replay cut short by a crash may have written."""
+
+        def find() -> set[str]:
+            recent = []
+            for path in rotated_files(self.path):
+                try:
+                    if path.stat().st_mtime >= since_s:
+                        recent.append(path)
+                except FileNotFoundError:
+                    continue
+            return stored_request_ids(recent, request_ids)
+
+        return await asyncio.to_thread(find)
+
     async def close(self) -> None:
         await asyncio.to_thread(self.close_sync)
 
@@ -121,7 +181,8 @@ class JsonlSink:
             self._open()
 
     def write_sync(self, payload: bytes) -> None:
-        """Append `payload` (whole lines) under the lock, rotating first if it is time."""
+        """Append `payload` (whole lines) under the lock, rotating first if it is time, and
+        make it durable; on failure nothing of it stays in the file."""
         with self._mutex:
             self._open()
             assert self._lock_fd is not None
@@ -134,9 +195,16 @@ class JsonlSink:
                 elif size + len(payload) > self._max_bytes or self._expired(fd):
                     fd = self._rotate(fd)
                     size = 0
+                else:
+                    size = self._end_torn_line(fd, size)
                 _append(fd, payload, size)
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            try:
+                os.fdatasync(fd)
+            except OSError:
+                _cut(fd, size, size + len(payload))
+                raise
 
     def close_sync(self) -> None:
         with self._mutex:
@@ -180,6 +248,23 @@ class JsonlSink:
             self._fd = _open_append(self.path)
         return self._fd
 
+    def _end_torn_line(self, fd: int, size: int) -> int:
+        """If the file does not end with a newline (a writer was killed in the middle of a
+        write), report the torn line and end it with one; the file's size then."""
+        if os.pread(fd, 1, size - 1) == b"\n":
+            return size
+        tail = os.pread(fd, min(size, 1 << 16), max(size - (1 << 16), 0))
+        torn = len(tail) - tail.rfind(b"\n") - 1
+        _append(fd, b"\n", size)
+        _log.warning(
+            "audit file %s ends in a torn line (%d bytes: a writer was killed in the middle "
+            "of a write, before anyone was answered on it); ended it with a newline, readers "
+            "skip it as unreadable",
+            self.path,
+            torn,
+        )
+        return size + 1
+
     def _expired(self, fd: int) -> bool:
         if self._rotate_s <= 0:
             return False
@@ -218,13 +303,31 @@ class JsonlSink:
         os.rename(self.path, target)
         os.close(fd)
         self._fd = None
-        self._fd = _open_append(self.path)
+        self._fd = _open_append(self.path)  # fsyncs the directory: the rename too
         self._record(os.fstat(self._fd).st_ino, now)
         return self._fd
 
 
 def _open_append(path: Path) -> int:
-    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """Open `path` for appending (and reading its last line), created if missing (its name
+    then made durable)."""
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        if os.fstat(fd).st_size == 0:  # new (or empty): the directory entry must last too
+            sync_directory(path.parent)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _cut(fd: int, size: int, expected: int) -> None:
+    """Cut the file back to `size` if it is still `expected` long (nobody appended since)."""
+    try:
+        if os.fstat(fd).st_size == expected:
+            os.ftruncate(fd, size)
+    except OSError:
+        pass
 
 
 def _append(fd: int, payload: bytes, size: int) -> None:

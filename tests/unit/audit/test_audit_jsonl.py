@@ -6,10 +6,12 @@ import asyncio
 import os
 import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from sqlgateway.audit.jsonl import JsonlSink, decode_line, encode_event, rotated_files
 
@@ -180,3 +182,42 @@ def test_every_event_encodes_to_one_line() -> None:
     assert decoded is not None and decoded["nl"] == "a\nb" and decoded["request_id"] == "r"
     assert decode_line(b"[1, 2]") is None
     assert decode_line(b'{"request_id": "cut') is None
+
+
+def test_a_torn_last_line_left_by_a_killed_writer_is_ended_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "audit.jsonl"
+    whole = b"".join(encode_event(e) + b"\n" for e in events(0, 2))
+    torn = encode_event(events(2, 1)[0])[:17]  # a writer killed in the middle of its write
+    path.write_bytes(whole + torn)
+    sink = JsonlSink(path, max_bytes=10_000_000, rotate_s=0)
+    sink.write_sync(b"".join(encode_event(e) + b"\n" for e in events(3, 2)))
+    sink.write_sync(b"".join(encode_event(e) + b"\n" for e in events(5, 1)))
+    sink.close_sync()
+    data = path.read_bytes()
+    assert data.startswith(whole + torn + b"\n")  # kept, on a line of its own
+    readable = [decode_line(line) for line in data.splitlines()]
+    assert [e["request_id"] for e in readable if e] == ["r0", "r1", "r3", "r4", "r5"]
+    assert readable.count(None) == 1
+    [report] = [r.getMessage() for r in caplog.records if "torn line" in r.getMessage()]
+    assert "(17 bytes" in report
+
+
+def test_stored_finds_request_ids_in_files_changed_since(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    clock = Clock()
+    sink = JsonlSink(path, max_bytes=300, rotate_s=0, clock=clock)
+    for number in range(12):
+        sink.write_sync(encode_event({"ts": "t", "request_id": f"r{number}"}) + b"\n")
+    nested = {"request_id": "outer", "parameters": {"request_id": "r99"}}
+    sink.write_sync(encode_event(nested) + b"\n")
+    sink.close_sync()
+    assert len(rotated_files(path)) > 1
+    wanted = ["r0", "r5", "r11", "r99", "missing"]
+
+    async def found(since_s: float) -> set[str]:
+        return await sink.stored(wanted, since_s)
+
+    assert asyncio.run(found(0)) == {"r0", "r5", "r11"}  # a nested id does not count
+    assert asyncio.run(found(time.time() + 60)) == set()  # no file changed since
