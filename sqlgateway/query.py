@@ -4,6 +4,9 @@ named queries (sqlgateway/named/answer.py) join the way at `run_plan`.
 
 The caller has authenticated the request and holds its `RequestRecord` (filled in here as
 the query goes) and its `DbScope` (the role and row-level-security settings it runs with).
+No answer without its audit event: `run_plan` refuses (UnavailableError) before the SQL runs
+when the audit trail cannot store events, and the caller must `await
+services.audit.commit(record.event())` before its answer leaves (HTTP: `http.release`).
 """
 
 from __future__ import annotations
@@ -150,7 +153,10 @@ def _echoed(sql: str, max_response_chars: int) -> str:
 async def run_plan(
     services: Services, plan: QueryPlan, verdict: Verdict, record: RequestRecord
 ) -> EncodedResult:
-    """Run an approved `plan` within the caller's concurrency slot; fill in `record`."""
+    """Run an approved `plan` within the caller's concurrency slot; fill in `record`.
+    UnavailableError, before the SQL runs, when the audit trail could not store its event."""
+    if services.audit is not None:
+        services.audit.admit()
     timeout_s = services.settings.pool_acquire_timeout_ms / 1000
     try:
         async with services.limiter.slot(record.actor, timeout_s):

@@ -8,6 +8,7 @@ descriptions here (``sqlgateway settings``) and a test keeps it in step.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,6 +35,16 @@ SCOPE_SETTING = re.compile(r"\s*[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*\s*=\s*[^\s=,]
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
+
+
+#: Settings that are gone, and what to use instead: refused at start rather than ignored.
+RETIRED_SETTINGS = {
+    "SQLGATEWAY_AUDIT_FLUSH_MS": "SQLGATEWAY_AUDIT_COMMIT_WINDOW_MS (events are written before "
+    "the answer leaves, not up to a flush interval later)",
+    "SQLGATEWAY_AUDIT_BATCH_SIZE": "SQLGATEWAY_AUDIT_COMMIT_MAX_EVENTS",
+    "SQLGATEWAY_AUDIT_QUEUE_SIZE": "nothing (every pending event belongs to a request "
+    "waiting for it)",
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -402,18 +413,32 @@ class Settings(BaseSettings):
     )
     audit_spill_dir: Path = Field(
         default_factory=lambda: default_state_dir() / "audit-spill",
-        description="Where events wait while the audit sink is down; replayed when it is back.",
+        description="Where events wait, written and fsynced, while the audit sink is down; "
+        "replayed when it answers again (or by the next start, or a sibling worker, after a "
+        "crash).",
     )
-    audit_queue_size: int = Field(
-        default=10_000,
+    audit_commit_window_ms: float = Field(
+        default=1.0,
+        ge=0,
+        le=1_000,
+        description="Group commit: how long the audit writer waits after a request's event for "
+        "others to share its write (one INSERT, or one write and fsync), in milliseconds. Every "
+        "answer waits for its event to be durable; a longer window means fewer writes under "
+        "load and more latency per request. 0: write at once (requests that end while a write "
+        "is under way still share the next one).",
+    )
+    audit_commit_max_events: int = Field(
+        default=500,
         ge=1,
-        description="Events held in memory before they go straight to the spill file.",
+        description="Group commit: most events in one write; a full batch is written without "
+        "waiting out the window.",
     )
-    audit_batch_size: int = Field(
-        default=500, ge=1, description="Most events written to the sink at once."
-    )
-    audit_flush_ms: int = Field(
-        default=200, ge=1, description="Longest an event waits in memory before it is written."
+    audit_fail_open: bool = Field(
+        default=False,
+        description="When no audit sink can take an event (the sink is down and the spill "
+        "directory cannot be written): false, requests get 503 `unavailable` before any SQL "
+        "runs; true, they are answered anyway and every answer without its event is counted "
+        "(`sqlgateway_audit_events_unaudited_total`) and logged.",
     )
     log_level: str = Field(
         default="info",
@@ -549,6 +574,13 @@ class Settings(BaseSettings):
                 f"({self.statement_timeout_ms}) and below {PLATFORM_REQUEST_TIMEOUT_MS}; "
                 f"got {self.request_deadline_ms}."
             )
+        retired = [
+            f"{name}: use {instead}"
+            for name, instead in RETIRED_SETTINGS.items()
+            if name in os.environ
+        ]
+        if retired:
+            raise ValueError("retired settings are set; " + "; ".join(retired))
         if self.pool_min_size > self.pool_max_size:
             raise ValueError("SQLGATEWAY_POOL_MIN_SIZE must not exceed SQLGATEWAY_POOL_MAX_SIZE.")
         self._check_auth()

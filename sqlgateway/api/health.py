@@ -1,8 +1,11 @@
 """Liveness, readiness and metrics: public endpoints for the platform around the gateway.
 
 `/healthz` answers without touching the database (the process is alive). `/readyz` asks the
-database for `SELECT 1` and the audit trail whether it accepts events, both within
-`READY_TIMEOUT_S`; a failed part is named in the body, never with a URL or a secret.
+database for `SELECT 1` and the audit trail whether its sink answers, both within
+`READY_TIMEOUT_S`; a failed part is named in the body, never with a URL or a secret. The
+audit part says `spilling` when the sink does not answer but the spill directory takes the
+events, and `unavailable` when nothing can take them (queries then get 503, unless
+SQLGATEWAY_AUDIT_FAIL_OPEN).
 `/metrics` is the Prometheus exposition (of all workers under `serve --workers N`).
 """
 
@@ -22,6 +25,7 @@ from sqlgateway.http.record import RequestRecord
 from sqlgateway.http.responses import JSON
 
 if TYPE_CHECKING:
+    from sqlgateway.audit.trail import AuditTrail
     from sqlgateway.services import Services
 
 logger = logging.getLogger("sqlgateway")
@@ -55,7 +59,7 @@ async def readyz(request: Request) -> Response:
         database = await database_check
         audit_state = OFF
     else:
-        database, audit_state = await asyncio.gather(database_check, _check("audit", audit.ready()))
+        database, audit_state = await asyncio.gather(database_check, _audit_check(audit))
     ready = database == OK and audit_state in (OK, OFF)
     body = orjson.dumps(
         {"status": "ready" if ready else "not ready", "database": database, "audit": audit_state}
@@ -82,6 +86,16 @@ async def metrics(request: Request) -> Response:
 async def _ping(services: Services) -> bool:
     await services.database.ping()
     return True
+
+
+async def _audit_check(audit: AuditTrail) -> str:
+    """The trail's own state (ok, spilling, unavailable), or timeout."""
+    try:
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            return await audit.readiness()
+    except TimeoutError:
+        logger.warning("readiness: audit did not answer within %g s", READY_TIMEOUT_S)
+        return TIMEOUT
 
 
 async def _check(part: str, check: Awaitable[bool]) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlgateway.audit.jsonl import JsonlSink
 from sqlgateway.audit.postgres import PostgresSink
-from sqlgateway.audit.trail import AuditTrail, Sink
+from sqlgateway.audit.sink import Sink
+from sqlgateway.audit.trail import AuditTrail
 from sqlgateway.settings import Settings
 
 
@@ -31,7 +32,7 @@ def build_trail(settings: Settings) -> AuditTrail | None:
     return AuditTrail(
         sink,
         spill_dir=settings.audit_spill_dir,
-        queue_size=settings.audit_queue_size,
-        batch_size=settings.audit_batch_size,
-        flush_ms=settings.audit_flush_ms,
+        commit_window_ms=settings.audit_commit_window_ms,
+        commit_max_events=settings.audit_commit_max_events,
+        fail_open=settings.audit_fail_open,
     )

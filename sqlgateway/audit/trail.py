@@ -1,65 +1,83 @@
-"""The audit trail's writer: takes one event per request, writes them to a sink in batches,
-off the request path, and never loses one silently.
+"""The audit trail's writer: no answer leaves before its event is on durable storage, and
+requests that end together share one write (group commit).
 
-    submit(event)   on the request path: sync, never blocks, never raises. The event goes
-                    into a bounded in-memory queue; when that is full, straight to this
-                    process's spill file; only if that fails too is it counted `dropped`
-                    (and logged).
-    writer task     takes up to `batch_size` events, waiting at most `flush_ms` after the
-                    first; adds `fingerprint` and `normalized_sql` (in short slices on
-                    the loop, long SQL in a thread: the tokenizer is not free); writes
-                    the batch to the sink. A failed write
-                    sends the batch to the spill file, marks the sink down and retries it
-                    with backoff (`retry_min_s` doubling up to `retry_max_s`); meanwhile
-                    batches go to the spill file. When the sink answers again, the spill
-                    files (this process's and those left by processes that are gone) are
-                    replayed, then removed, before new batches are written.
-    close()         at shutdown: writes everything queued (a sink that is down gets one
-                    more try first, whatever the backoff), spills what it cannot write, then
-                    closes the sink.
+    admit()         before a request's work (before any SQL runs): raises UnavailableError
+                    when no sink can take an event now (the sink is down and the spill
+                    directory cannot be written), unless the trail fails open.
+    await commit(e) before the answer leaves: returns once the event is durable, in the sink
+                    (the PostgreSQL row committed, the JSON Lines file fdatasync'ed) or in this
+                    process's spill file (written and fsynced). When nothing could store it:
+                    raises UnavailableError, or failing open (`fail_open`) counts it
+                    `unaudited`, logs it and returns, so the answer leaves without it.
+    submit(e)       for requests nothing answers (the client went away, a refusal the trail
+                    itself caused): the same way to storage, but nobody waits.
+    close()         at shutdown: writes everything pending (a sink that is down gets one more
+                    try first, whatever the backoff), spills what it cannot write, releases
+                    the spill files, closes the sink.
 
-Events a sink refuses as such (`AuditEventError`: retrying cannot help) are written one by
-one to find them, and those go to `rejected-<pid>.jsonl` in the spill directory, counted in
-`rejected` and logged with their request id. Counters (`written`, `spilled`, `replayed`,
-`dropped`, `rejected`: events since start; `queued`: waiting now; `sink_up`) are plain
-attributes for the metrics. The trail belongs to one event loop: call `submit` from it.
+The writer task takes what is pending, waits at most `commit_window_ms` after the first event
+for more (up to `commit_max_events`), adds `fingerprint` and `normalized_sql`, and writes the
+batch: to the sink while it is up, else to the spill file. Events arriving while a write is
+under way form the next batch, so under load batches grow by themselves. A failed write
+marks the sink down and sends the batch to the spill file; the sink is retried with backoff
+(`retry_min_s` doubling up to `retry_max_s`). Once it answers, the spill files are replayed
+one batch at a time between new batches (`replay`): this process's own file (new events go on
+being appended to it until it is replayed, so they reach the sink in order) and the files
+left by processes that are gone (looked for at start and every `sweep_s`). If the spill file
+cannot be written while the sink answers, events go to the sink directly.
+
+Counters (`written`, `spilled`, `replayed`, `dropped`, `rejected`, `unaudited`: events since
+start; `queued`: pending now; `sink_up`, `accepting`) are plain attributes for the metrics.
+The trail belongs to one event loop: call it from that loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from contextlib import suppress
+import math
+import time
 from pathlib import Path
-from typing import Any, Protocol
 
-from sqlgateway.audit.fingerprint import add_fingerprints
-from sqlgateway.audit.spill import SpillFile, append_rejected, encode_lines, spill_files
+from sqlgateway.audit import replay
+from sqlgateway.audit.sink import (
+    AuditEventError,
+    Event,
+    Sink,
+    Written,
+    with_fingerprints,
+    write_batch,
+)
+from sqlgateway.audit.spill import SpillFile, encode_lines, probe_directory
+from sqlgateway.errors import UnavailableError
 
-__all__ = ["AuditEventError", "AuditTrail", "Event", "Sink"]
+__all__ = [
+    "AUDIT_STATES",
+    "AuditEventError",
+    "AuditTrail",
+    "Event",
+    "Sink",
+    "audit_unavailable",
+]
 
 _log = logging.getLogger("sqlgateway.audit")
 
-Event = dict[str, Any]
-
-#: While the sink stays down, a warning is logged this often (failed retries log at debug).
+#: While the sink stays down (or events are lost), a warning is logged this often.
 DOWN_REPORT_S = 60.0
+#: What `readiness()` says: the sink answers; it does not but the spill directory takes
+#: events; neither can take an event (queries get 503 unless the trail fails open).
+OK, SPILLING, UNAVAILABLE = "ok", "spilling", "unavailable"
+AUDIT_STATES = (OK, SPILLING, UNAVAILABLE)
 
 
-class AuditEventError(Exception):
-    """Raised by a sink that refuses the events themselves (a value a column cannot hold);
-    writing them again cannot succeed, unlike after a connection failure."""
-
-
-class Sink(Protocol):
-    """Where events end up. `write` stores all of a batch or raises (nothing of it stored,
-    or, for a sink that deduplicates by `request_id`, possibly all of it)."""
-
-    async def open(self) -> None: ...
-    async def write(self, events: Sequence[Event]) -> None: ...
-    async def ping(self) -> None: ...
-    async def close(self) -> None: ...
+def audit_unavailable(retry_after_s: int = 1) -> UnavailableError:
+    """The refusal of a request whose event no sink can take (fail closed)."""
+    return UnavailableError(
+        "the audit trail cannot record requests now, so none is served",
+        retry_after_s=max(1, retry_after_s),
+        hint="the audit trail's sink is down and its spill directory cannot be written "
+        "(SQLGATEWAY_AUDIT_SPILL_DIR); retry later",
+    )
 
 
 class AuditTrail:
@@ -71,94 +89,144 @@ class AuditTrail:
         sink: Sink,
         *,
         spill_dir: Path,
-        queue_size: int,
-        batch_size: int,
-        flush_ms: float,
+        commit_window_ms: float,
+        commit_max_events: int,
+        fail_open: bool = False,
         retry_min_s: float = 0.5,
         retry_max_s: float = 10.0,
         sweep_s: float = 30.0,
     ) -> None:
         self.sink = sink
         self.spill_dir = spill_dir
-        self._queue: asyncio.Queue[Event | None] = asyncio.Queue(queue_size)
-        self._batch_size = batch_size
-        self._flush_s = flush_ms / 1000
+        self.fail_open = fail_open
+        self._window_s = commit_window_ms / 1000
+        self._max_events = commit_max_events
+        self._pending: list[tuple[Event, asyncio.Future[bool] | None]] = []
+        self._wake = asyncio.Event()
         self._retry_min_s = retry_min_s
         self._retry_max_s = retry_max_s
         self._retry_s = retry_min_s
         self._retry_at = 0.0  # loop time of the next attempt while the sink is down
-        #: How often, while the sink is up, spill files of processes that died are looked for
-        #: (a worker that crashed with its sink down leaves one; its siblings replay it).
+        #: How often, while the sink is up, spill files of processes that died are looked for.
         self._sweep_s = sweep_s
         self._sweep_at = 0.0
+        self._down = False
         self._down_since: float | None = None
         self._down_reported = 0.0
+        self._spill_ok = True  # the last spill (or probe of the spill directory) succeeded
+        self._lost_reported = -math.inf
         self._spill: SpillFile | None = None  # this process's spill file, while it has one
+        self._backlog = replay.Backlog(self.spill_dir)  # files of processes that are gone
         self._task: asyncio.Task[None] | None = None
+        self._writing = False
         self._closing = False
         self._last_try = False
         self._closed = False
-        #: Events written to the sink from the queue, and from spill files.
+        #: Events written to the sink as they came, and from spill files.
         self.written = 0
         self.replayed = 0
-        #: Events written to a spill file; lost ones; ones the sink refused.
+        #: Events written to a spill file; lost ones; ones the sink refused; answers that
+        #: left without their event (fail open).
         self.spilled = 0
         self.dropped = 0
         self.rejected = 0
-        #: False while the sink is failing, or spilled events wait to be replayed.
-        self.sink_up = False
+        self.unaudited = 0
 
     @property
     def queued(self) -> int:
-        return self._queue.qsize()
+        """Events waiting to be written."""
+        return len(self._pending)
+
+    @property
+    def sink_up(self) -> bool:
+        """True while new events go straight to the sink (it answers, nothing of this
+        process waits in a spill file)."""
+        return not self._down and self._spill is None
+
+    @property
+    def accepting(self) -> bool:
+        """True unless no sink can take an event: the sink is down and the last spill (or
+        probe of the spill directory) failed."""
+        return not self._down or self._spill_ok
+
+    # -- the request path ---------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open the sink and start the writer. A sink that cannot be opened is not an error
-        here: events spill until it answers (`ready()` says whether it does). Spill files
-        of earlier runs are replayed first, by the writer."""
+        here: events spill until it answers. Spill files of earlier runs are replayed by the
+        writer, between new events."""
         loop = asyncio.get_running_loop()
         try:
             await self.sink.open()
         except Exception as exc:
             self._went_down(exc, loop.time())
-        else:
-            # files of earlier runs: the writer replays them before anything new
-            self.sink_up = not spill_files(self.spill_dir)
-            self._retry_at = loop.time()
+            await self._probe_spill()
+        self._backlog.claim_left(own=None)
+        self._writing = True
         self._task = asyncio.create_task(self._run(), name="sqlgateway-audit-writer")
 
+    def admit(self) -> None:
+        """Raise UnavailableError (with Retry-After) if no sink can take an event now and the
+        trail fails closed; call it before the request's work."""
+        if self.accepting or self.fail_open:
+            return
+        wait_s = self._retry_at - asyncio.get_running_loop().time()
+        raise audit_unavailable(math.ceil(wait_s))
+
+    async def commit(self, event: Event) -> None:
+        """Return once `event` is on durable storage (see the module docstring). Cancelling
+        the caller does not take the event back: it is still written."""
+        if self._writing:
+            future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            self._enqueue(event, future)
+            stored = await asyncio.shield(future)
+        else:  # before start or after close: straight to the spill file
+            stored = self._spill_now([event])
+        if stored:
+            return
+        if not self.fail_open:
+            raise audit_unavailable()
+        self.unaudited += 1
+        _log.error(
+            "answered without an audit event (SQLGATEWAY_AUDIT_FAIL_OPEN): request_id=%s "
+            "actor=%s path=%s outcome=%s",
+            event.get("request_id"),
+            event.get("actor"),
+            event.get("path"),
+            event.get("outcome"),
+        )
+
     def submit(self, event: Event) -> None:
-        """Hand over one event (the trail adds fields to it). Never blocks, never raises."""
+        """Hand over the event of a request nobody is answered on. Never blocks or raises."""
         try:
-            if self._closing:
-                self._spill_events([event])
+            if self._writing:
+                self._enqueue(event, None)
             else:
-                self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._spill_events([event])
+                self._spill_now([event])
         except Exception:
             self.dropped += 1
             _log.exception("an audit event was lost")
 
-    async def ready(self) -> bool:
-        """True if the sink answers now."""
+    async def readiness(self) -> str:
+        """OK if the sink answers now, SPILLING if not but a spill would succeed, else
+        UNAVAILABLE."""
         try:
             await self.sink.ping()
         except Exception as exc:
             _log.debug("audit sink ping failed: %s: %s", type(exc).__name__, exc)
-            return False
-        return True
+        else:
+            return OK
+        return SPILLING if await self._probe_spill() else UNAVAILABLE
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued (what cannot be written within `timeout_s` is spilled),
-        release the spill file, close the sink. Events submitted later are spilled."""
+        """Write what is pending (what cannot be written within `timeout_s` is spilled),
+        release the spill files, close the sink. Events handed over later are spilled."""
         if self._closed:
             return
         self._closing = True
+        self._wake.set()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        with suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)  # wakes a writer waiting for events
         task, self._task = self._task, None
         if task is not None:
             done, _ = await asyncio.wait({task}, timeout=timeout_s)
@@ -167,17 +235,19 @@ class AuditTrail:
                     "audit trail: close timed out after %.1f s; spilling the rest", timeout_s
                 )
                 task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
-        rest = [item for item in _drain(self._queue) if item is not None]
+                await asyncio.wait({task})
+        self._writing = False
+        rest, self._pending = self._pending, []
         if rest:
-            self._spill_events(rest)
-        if self._spill is not None:
-            spill, self._spill = self._spill, None
-            try:
-                spill.release()
-            except OSError as exc:
-                _log.error("audit spill file %s: %s", spill.path, exc)
+            _settle(rest, self._spill_now([event for event, _ in rest]))
+        for held in (self._spill, *self._backlog.files):
+            if held is not None:
+                try:
+                    held.release()
+                except OSError as exc:
+                    _log.error("audit spill file %s: %s", held.path, exc)
+        self._spill = None
+        self._backlog.files.clear()
         try:
             async with asyncio.timeout(max(deadline - loop.time(), 1.0)):
                 await self.sink.close()
@@ -185,111 +255,202 @@ class AuditTrail:
             _log.warning("audit sink did not close cleanly: %s: %s", type(exc).__name__, exc)
         self._closed = True
 
-    # -- the writer ------------------------------------------------------------------------
+    def _enqueue(self, event: Event, future: asyncio.Future[bool] | None) -> None:
+        self._pending.append((event, future))
+        if len(self._pending) == 1 or len(self._pending) >= self._max_events:
+            self._wake.set()
+
+    # -- the writer -----------------------------------------------------------------------------
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            try:
-                if not self.sink_up and (
-                    loop.time() >= self._retry_at or (self._closing and not self._last_try)
-                ):
-                    self._last_try = self._closing  # closing: one more try, then spill
-                    await self._recover()
-                elif self.sink_up and self._spill is not None and self._spill.unread:
-                    await self._replay_overflow()
-                elif self.sink_up and loop.time() >= self._sweep_at:
-                    self._sweep_at = loop.time() + self._sweep_s
-                    await self._sweep()
-                if self._closing and self._queue.empty():
-                    return
-                batch = await self._collect()
-                if batch:
-                    await self._deliver(batch)
-            except Exception:  # a bug: keep the writer alive, but do not spin
-                _log.exception("audit writer failed")
-                await asyncio.sleep(self._retry_min_s)
-
-    async def _collect(self) -> list[Event]:
-        """Up to batch_size events: waits for the first (while the sink is down, only until
-        the next retry), then at most flush_ms for more; takes what is there when closing."""
-        loop = asyncio.get_running_loop()
-        batch: list[Event] = []
-        flush_at: float | None = None
-        while True:
-            while len(batch) < self._batch_size and not self._queue.empty():
-                item = self._queue.get_nowait()
-                if item is not None:
-                    batch.append(item)
-            if len(batch) >= self._batch_size or self._closing:
-                return batch
-            wait: float | None
-            if batch:
-                flush_at = loop.time() + self._flush_s if flush_at is None else flush_at
-                wait = flush_at - loop.time()
-            elif self.sink_up:
-                wait = max(self._sweep_at - loop.time(), 0.001)  # idle until the next sweep
-            else:
-                wait = self._retry_at - loop.time()
-            if wait is not None and wait <= 0:
-                return batch
-            try:
-                async with asyncio.timeout(wait):
-                    item = await self._queue.get()
-            except TimeoutError:
-                return batch
-            except asyncio.CancelledError:
-                if batch:
-                    self._spill_events(batch)
-                raise
-            if item is not None:
-                batch.append(item)
-
-    async def _deliver(self, batch: list[Event]) -> None:
-        unsettled = batch  # neither written nor spilled yet
         try:
-            await _with_fingerprints(batch)
-            if self.sink_up:
+            while True:
                 try:
-                    await self.sink.write(batch)
-                except AuditEventError:
-                    handled, written, failure = await self._write_each(batch)
-                    self.written += written
-                    unsettled = batch[handled:]
-                    if failure is not None:
-                        self._went_down(failure)
-                except Exception as exc:
-                    self._went_down(exc)
-                else:
-                    self.written += len(batch)
-                    unsettled = []
-            if unsettled:
-                self._spill_events(unsettled)
-                unsettled = []
-                await self._sync_spill()
-        except asyncio.CancelledError:  # close() gave up waiting: keep the batch on disk
-            if unsettled:
-                self._spill_events(unsettled)
-            raise
+                    now = loop.time()
+                    if self._down and (
+                        now >= self._retry_at or (self._closing and not self._last_try)
+                    ):
+                        self._last_try = self._closing  # closing: one more try, then spill
+                        await self._probe()
+                    elif not self._down and not self._closing and now >= self._sweep_at:
+                        self._sweep_at = now + self._sweep_s
+                        self._backlog.claim_left(own=self._spill)
+                    replaying = not self._down and self._replay_due()
+                    if replaying:
+                        await self._replay_step()  # closing too: what can be written is
+                    if self._closing and not self._pending and not replaying:
+                        return
+                    batch = await self._collect()
+                    if batch:
+                        await self._deliver(batch)
+                except Exception:  # a bug: keep the writer alive, but do not spin
+                    _log.exception("audit writer failed")
+                    await asyncio.sleep(self._retry_min_s)
+        finally:
+            self._writing = False
 
-    async def _write_each(self, events: list[Event]) -> tuple[int, int, Exception | None]:
-        """Write `events` one at a time, setting aside those the sink refuses: how many were
-        dealt with and how many written before a failure of another kind (and that failure)."""
-        written = 0
-        for number, one in enumerate(events):
-            try:
-                await self.sink.write([one])
-            except AuditEventError as exc:
-                self.rejected += 1
-                what = f"event {one.get('request_id')} refused by the sink ({exc})"
-                self._reject(encode_lines([one]), what)
-            except Exception as exc:
-                return number, written, exc
+    def _replay_due(self) -> bool:
+        return bool(self._backlog.files) or self._spill is not None
+
+    async def _collect(self) -> list[tuple[Event, asyncio.Future[bool] | None]]:
+        """What is pending, up to commit_max_events: waits for the first event (only until
+        the next retry, sweep or replay step), then at most commit_window_ms for more."""
+        loop = asyncio.get_running_loop()
+        if not self._pending and not self._closing:
+            if self._down:
+                wait = self._retry_at - loop.time()
+            elif self._replay_due():
+                wait = 0.0
             else:
-                written += 1
-        return len(events), written, None
+                wait = max(self._sweep_at - loop.time(), 0.001)
+            if wait > 0:
+                self._wake.clear()
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
+                except TimeoutError:
+                    return []
+        if (
+            self._pending
+            and self._window_s > 0
+            and len(self._pending) < self._max_events
+            and not self._closing
+        ):
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(self._window_s):
+                    await self._wake.wait()  # set once commit_max_events are pending
+            except TimeoutError:
+                pass
+        batch = self._pending[: self._max_events]
+        del self._pending[: self._max_events]
+        return batch
 
-    # -- down and back up ------------------------------------------------------------------
+    async def _deliver(self, batch: list[tuple[Event, asyncio.Future[bool] | None]]) -> None:
+        events = [event for event, _ in batch]
+        try:
+            await with_fingerprints(events)
+            lost = await self._store(events)
+        except asyncio.CancelledError:  # close() gave up waiting: keep the batch on disk
+            _settle(batch, self._spill_now(events))
+            raise
+        except Exception:
+            _settle(batch, False)
+            raise
+        if not lost:
+            _settle(batch, True)
+            return
+        gone = {id(event) for event in lost}
+        for event, future in batch:
+            if future is not None and not future.done():
+                future.set_result(id(event) not in gone)
+
+    async def _store(self, events: list[Event]) -> list[Event]:
+        """Write `events` durably where they can go; the ones nothing could store."""
+        lost: list[Event] = []
+        if self.sink_up:
+            result = await write_batch(self.sink, events, self.spill_dir)
+            self._count(result)
+            lost, events = result.lost, result.rest
+            if not events:
+                return lost
+        if await self._to_spill(events):
+            return lost
+        if not self._down:  # the spill failed, the sink answers: order gives way
+            result = await write_batch(self.sink, events, self.spill_dir)
+            self._count(result)
+            lost, events = lost + result.lost, result.rest
+        if events:
+            self._lose(events)
+        return lost + events
+
+    def _count(self, result: Written) -> None:
+        self.written += result.written
+        self.rejected += result.refused
+        self.dropped += len(result.lost)
+        if result.failure is not None:
+            self._went_down(result.failure)
+
+    async def _to_spill(self, events: list[Event]) -> bool:
+        """Append `events` to this process's spill file and fsync it (in a worker thread);
+        False if that fails (nothing of them stays in the file)."""
+        lines = encode_lines(events)
+        try:
+            if self._spill is None:
+                self._spill = SpillFile.create(self.spill_dir)
+            spill = self._spill
+            size = spill.size
+            spill.append(lines)
+            try:
+                await asyncio.to_thread(spill.sync)
+            except OSError:
+                spill.cut(size)
+                raise
+        except OSError as exc:
+            self._spill_failed(exc)
+            return False
+        self._spill_ok = True
+        self.spilled += len(events)
+        return True
+
+    def _spill_now(self, events: list[Event]) -> bool:
+        """`_to_spill` without the writer (before start, after close): blocks the loop for
+        one fsync. False (and counted dropped) if the events could not be stored."""
+        try:
+            if self._spill is None:
+                self._spill = SpillFile.create(self.spill_dir)
+            spill = self._spill
+            size = spill.size
+            spill.append(encode_lines(events))
+            try:
+                spill.sync()
+            except OSError:
+                spill.cut(size)
+                raise
+        except OSError as exc:
+            self._spill_failed(exc)
+            self._lose(events)
+            return False
+        self.spilled += len(events)
+        return True
+
+    def _spill_failed(self, exc: OSError) -> None:
+        if self._spill_ok:
+            _log.error(
+                "audit: cannot write the spill directory %s (%s: %s)",
+                self.spill_dir,
+                type(exc).__name__,
+                exc,
+            )
+        self._spill_ok = False
+
+    def _lose(self, events: list[Event]) -> None:
+        self.dropped += len(events)
+        now = time.monotonic()
+        if now - self._lost_reported >= DOWN_REPORT_S:
+            self._lost_reported = now
+            _log.error(
+                "audit: %d event(s) could not be stored (%d since start): the sink is down "
+                "and the spill directory %s cannot be written",
+                len(events),
+                self.dropped,
+                self.spill_dir,
+            )
+
+    async def _probe_spill(self) -> bool:
+        """Whether a spill would succeed now (remembered for `accepting`)."""
+        try:
+            await asyncio.to_thread(probe_directory, self.spill_dir)
+        except OSError as exc:
+            self._spill_failed(exc)
+            return False
+        if not self._spill_ok:
+            _log.warning("audit: the spill directory %s can be written again", self.spill_dir)
+        self._spill_ok = True
+        return True
+
+    # -- down and back up --------------------------------------------------------------------
 
     def _went_down(self, exc: BaseException, now: float | None = None) -> None:
         now = asyncio.get_running_loop().time() if now is None else now
@@ -313,159 +474,63 @@ class AuditTrail:
             )
         else:
             _log.debug("audit sink retry failed: %s: %s", type(exc).__name__, exc)
-        self.sink_up = False
+        self._down = True
         self._retry_at = now + self._retry_s
         self._retry_s = min(self._retry_s * 2, self._retry_max_s)
 
-    async def _recover(self) -> None:
-        """Ping the sink; if it answers, replay every spill file; then the sink is up."""
+    async def _probe(self) -> None:
+        """Ping the sink; if it answers, it is up (the spill files are replayed from now
+        on); if not, look whether the spill directory can be written again."""
         try:
             await self.sink.ping()
-            replayed = self.replayed
-            for path in spill_files(self.spill_dir):
-                if self._spill is None or path != self._spill.path:
-                    await self._replay_left(path)
-            if self._spill is not None:
-                await self._replay(self._spill)
-                # read to its end just now, with no await since: nothing new is in it
-                spill, self._spill = self._spill, None
-                spill.remove()
         except Exception as exc:
             self._went_down(exc)
+            if not self._spill_ok:
+                await self._probe_spill()
             return
-        self.sink_up = True
+        self._down = False
         self._retry_s = self._retry_min_s
         if self._down_since is not None:
             down_s = asyncio.get_running_loop().time() - self._down_since
             _log.warning(
-                "audit sink answers again after %.1f s; replayed %d spilled event(s)",
-                down_s,
-                self.replayed - replayed,
+                "audit sink answers again after %.1f s; replaying the spilled events", down_s
             )
-        elif self.replayed > replayed:
-            _log.info("audit: replayed %d event(s) spilled earlier", self.replayed - replayed)
         self._down_since = None
 
-    async def _sweep(self) -> None:
-        """Replay spill files no live process holds (left by a worker that died)."""
+    async def _replay_step(self) -> None:
+        """Replay one batch of spill files: those of processes that are gone first, then
+        this process's own (new events reach the sink directly once it is replayed)."""
+        own = not self._backlog.files
+        spill = self._spill if own else self._backlog.files[0]
+        assert spill is not None
+        since_s = None if own else self._backlog.check_since.get(spill.path)
         try:
-            for path in spill_files(self.spill_dir):
-                if self._spill is None or path != self._spill.path:
-                    await self._replay_left(path)
-        except Exception as exc:
-            self._went_down(exc)
-
-    async def _replay_overflow(self) -> None:
-        """Replay what submit() spilled while the queue was full (the sink was up)."""
-        assert self._spill is not None
-        try:
-            await self._replay(self._spill)
-        except Exception as exc:
-            self._went_down(exc)
-            return
-        spill, self._spill = self._spill, None
-        spill.remove()
-
-    async def _replay_left(self, path: Path) -> None:
-        """Replay and remove a spill file another process (or an earlier run) left."""
-        left = SpillFile.claim(path)
-        if left is None:
-            return  # its process is alive and replays it itself, or it is gone
-        try:
-            await self._replay(left)
-        except BaseException:
-            left.release()
-            raise
-        left.remove()
-
-    async def _replay(self, spill: SpillFile) -> None:
-        """Write the unread part of `spill` to the sink, batch by batch; raises if the sink
-        fails (what was written stays consumed)."""
-        while True:
-            events, bad, end = spill.read(self._batch_size)
-            if not events and not bad:
-                return
-            if bad:
-                self.rejected += len(bad)
-                self._reject(b"".join(bad), f"{len(bad)} unreadable line(s) in {spill.path}")
-            if events:
-                await _with_fingerprints(events)
-                try:
-                    await self.sink.write(events)
-                    written = len(events)
-                except AuditEventError:
-                    _, written, failure = await self._write_each(events)
-                    if failure is not None:
-                        raise failure from None
-                self.replayed += written
-            spill.consume(end)
-
-    # -- spilling ---------------------------------------------------------------------------
-
-    async def _sync_spill(self) -> None:
-        """fsync the spill file, in a worker thread: it can take milliseconds."""
-        if self._spill is not None:
-            spill = self._spill
-            with suppress(OSError):
-                await asyncio.to_thread(spill.sync)
-
-    def _spill_events(self, events: list[Event]) -> bool:
-        """Append `events` to this process's spill file; False (and counted dropped) if
-        that fails. Never raises."""
-        try:
-            if self._spill is None:
-                self._spill = SpillFile.create(self.spill_dir)
-            self._spill.append(encode_lines(events))
-        except Exception as exc:
-            self.dropped += len(events)
-            _log.error(
-                "%d audit event(s) lost: cannot write the spill file in %s (%s: %s)",
-                len(events),
-                self.spill_dir,
-                type(exc).__name__,
-                exc,
+            step = await replay.replay_batch(
+                self.sink, spill, self._max_events, self.spill_dir, since_s
             )
-            return False
-        self.spilled += len(events)
-        return True
-
-    def _reject(self, lines: bytes, what: str) -> None:
-        """Set `lines` aside in the rejected file (nothing replays it) and say so."""
-        try:
-            path = append_rejected(self.spill_dir, lines)
-        except OSError as err:
-            _log.error("audit: %s, and lost: %s", what, err)
+        except Exception as exc:
+            self._went_down(exc)
             return
-        _log.error("audit: %s; kept in %s", what, path)
+        self.replayed += step.written
+        self.rejected += step.refused
+        self.dropped += step.lost
+        if step.failure is not None:
+            self._went_down(step.failure)
+            return
+        if spill.records_progress:  # only the batch after the recorded progress can repeat
+            self._backlog.check_since.pop(spill.path, None)
+        if spill.unread:
+            return
+        spill.remove()
+        if own:
+            self._spill = None
+            _log.info("audit: this process's spill file is replayed; writing to the sink again")
+        else:
+            self._backlog.files.pop(0)
+            self._backlog.check_since.pop(spill.path, None)
 
 
-#: Events fingerprinted on the event loop between two yields to it (about 20 µs each for a
-#: typical query): the loop never stalls for more than a fraction of a millisecond. A worker
-#: thread would hold the GIL for whole batches (7 ms for 300 events) and show in the p99 of
-#: the requests being served meanwhile (bench/: audit scenario).
-FINGERPRINT_SLICE = 16
-#: Longer SQL is fingerprinted in a worker thread: it can take milliseconds.
-FINGERPRINT_INLINE_MAX_CHARS = 4_000
-
-
-async def _with_fingerprints(events: list[Event]) -> None:
-    pending = [item for item in events if "fingerprint" not in item]
-    for start in range(0, len(pending), FINGERPRINT_SLICE):
-        chunk = pending[start : start + FINGERPRINT_SLICE]
-        long = [item for item in chunk if _sql_chars(item) > FINGERPRINT_INLINE_MAX_CHARS]
-        if long:
-            await asyncio.to_thread(add_fingerprints, long)
-        add_fingerprints(chunk)
-        await asyncio.sleep(0)
-
-
-def _sql_chars(event: Event) -> int:
-    sql = event.get("sql_executed") or event.get("sql_received")
-    return len(sql) if isinstance(sql, str) else 0
-
-
-def _drain(queue: asyncio.Queue[Event | None]) -> list[Event | None]:
-    items = []
-    while not queue.empty():
-        items.append(queue.get_nowait())
-    return items
+def _settle(batch: list[tuple[Event, asyncio.Future[bool] | None]], stored: bool) -> None:
+    for _, future in batch:
+        if future is not None and not future.done():
+            future.set_result(stored)

@@ -10,14 +10,16 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sqlgateway.auth.scoping import scope_for
-from sqlgateway.errors import GatewayError, InternalError
-from sqlgateway.http.record import CANCELLED, OK, RequestRecord
+from sqlgateway.errors import GatewayError, InternalError, UnavailableError
+from sqlgateway.http.record import CANCELLED, RequestRecord
+from sqlgateway.http.release import AuditedSend
 from sqlgateway.http.responses import error_response, note_error
 from sqlgateway.logs import request_log_fields
 from sqlgateway.routes import OPERATIONS, PROTOCOLS, PUBLIC_PATHS, UNAUDITED_PATHS
 from sqlgateway.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlgateway.audit.trail import AuditTrail
     from sqlgateway.services import Services
 
 logger = logging.getLogger("sqlgateway")
@@ -28,8 +30,14 @@ REQUEST_ID_HEADER = "X-Request-Id"
 
 class RequestLog:
     """Outermost: gives every request a `RequestRecord` and a request id (returned as
-    X-Request-Id), and when the request ends, whatever the outcome, turns the record into one
-    audit event, one metrics sample and one service log line."""
+    X-Request-Id), and turns the record into one audit event, one metrics sample and one
+    service log line.
+
+    An audited request's answer leaves only once its event is durable (`release.AuditedSend`);
+    when no sink can take events and the trail fails closed, the request gets 503 before any
+    of its work. The event of a request that ends without an answer (the client went away, or
+    the server gave up on it) is handed over when it ends; nothing waits for it. A request the
+    app fails on is committed before the 500 that is rendered outside."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,18 +56,34 @@ class RequestLog:
             client_addr=client[0] if client else None,
             user_agent=(headers.get("user-agent") or "")[:300] or None,
         )
-        scope.setdefault("state", {})["record"] = record
+        state = scope.setdefault("state", {})
+        state["record"] = record
+        services: Services | None = state.get("services")
+        trail = services.audit if services is not None else None
+        if record.path in UNAUDITED_PATHS:
+            trail = None
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 record.status = message["status"]
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = record.request_id
-            elif message["type"] == "http.response.body":
+            elif message["type"] == "http.response.body" and trail is None:
                 record.response_chars = (record.response_chars or 0) + len(message.get("body", b""))
             await send(message)
 
+        if trail is not None:
+            try:
+                trail.admit()  # before any work: its event could not be stored
+            except UnavailableError as refusal:
+                note_error(scope, refusal)
+                await error_response(refusal)(scope, receive, send_with_id)
+                self._finish(services, record, trail, committed=False)
+                return
+        audited = (
+            None if trail is None else AuditedSend(scope, receive, send_with_id, record, trail)
+        )
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, audited or send_with_id)
         except asyncio.CancelledError:
             record.outcome = record.outcome or CANCELLED
             raise
@@ -67,33 +91,58 @@ class RequestLog:
             # a bug: ServerErrorMiddleware (outside) answers 500; the record says so too
             note_error(scope, InternalError(f"{type(error).__name__} (see the service log)"))
             record.status = 500
+            if audited is not None and not audited.committed:
+                await audited.before_error()
             raise
         finally:
-            self._finish(scope, record)
+            committed = audited is not None and audited.committed
+            self._finish(services, record, trail, committed=committed)
 
     @staticmethod
-    def _finish(scope: Scope, record: RequestRecord) -> None:
-        if record.outcome is None:
-            if record.status is None:  # no answer was started: the client went away
-                record.outcome = CANCELLED
-            else:
-                record.outcome = OK if record.status < 400 else f"http_{record.status}"
-        services = scope.get("state", {}).get("services")
-        finish_request(services, record, probe=record.path in UNAUDITED_PATHS)
+    def _finish(
+        services: Services | None,
+        record: RequestRecord,
+        trail: AuditTrail | None,
+        *,
+        committed: bool,
+    ) -> None:
+        finish_request(services, record, trail=trail, committed=committed)
 
 
-def finish_request(services: Services | None, record: RequestRecord, *, probe: bool) -> None:
-    """The end of a request, whatever its protocol (RequestLog's, and each MCP tool call's
-    over stdio): its duration, one metrics sample, one audit event (not for probes), one
-    log line."""
-    record.finish()
+def finish_request(
+    services: Services | None,
+    record: RequestRecord,
+    *,
+    trail: AuditTrail | None,
+    committed: bool,
+) -> None:
+    """The end of a request, whatever its protocol: one metrics sample, one log line, and its
+    audit event handed to `trail` unless it was already committed (nobody was answered, or a
+    refusal before any work: nothing waits for it)."""
+    if not committed:
+        record.finish()
+        if trail is not None:
+            trail.submit(record.event())
     if services is not None:
         services.metrics.observe(record)
-        if services.audit is not None and not probe:
-            services.audit.submit(record.event())
-    level = logging.DEBUG if probe else logging.INFO
+    level = logging.DEBUG if record.path in UNAUDITED_PATHS else logging.INFO
     if request_logger.isEnabledFor(level):  # the fields cost more than the check
         request_logger.log(level, "request", extra=request_log_fields(record))
+
+
+async def commit_request(services: Services, record: RequestRecord) -> None:
+    """The end of a request answered outside HTTP (an MCP tool call over stdio), before its
+    answer is written: the event is on durable storage when this returns (UnavailableError
+    when no sink can take it and the trail fails closed), then counted and logged."""
+    trail = services.audit
+    committed = False
+    try:
+        if trail is not None:
+            record.finish()
+            committed = True
+            await trail.commit(record.event())
+    finally:
+        finish_request(services, record, trail=trail, committed=committed)
 
 
 class AuthMiddleware:

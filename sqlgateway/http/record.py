@@ -80,7 +80,15 @@ class RequestRecord:
     total_ms: float | None = None
 
     def finish(self) -> None:
+        """The request is done (its answer is ready, or it never gets one): the total time,
+        and the outcome if nothing set it: ok or `http_<status>` by the status, `cancelled`
+        without an answer."""
         self.total_ms = (time.perf_counter() - self.started) * 1000
+        if self.outcome is None:
+            if self.status is None:  # no answer was started: the client went away
+                self.outcome = CANCELLED
+            else:
+                self.outcome = OK if self.status < 400 else f"http_{self.status}"
 
     def event(self) -> dict[str, Any]:
         """The audit event: plain JSON-ready values (see audit/event.py for the columns)."""

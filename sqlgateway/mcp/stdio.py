@@ -6,8 +6,8 @@ pools, the audit trail, the services and the catalog exactly as for `serve`, and
 in the same order; only the transport differs (the SDK's stdio server, both protocol eras).
 There is no HTTP request around a tool call, so each call gets a `RequestRecord` of its own
 (protocol `mcp`, method `tools/call`, path `stdio`, its tool as the operation) that is
-finished like an HTTP request's, by `middleware.finish_request`: one audit event, one metrics
-sample, one log line per call, once it has been answered.
+finished like an HTTP request's: one audit event, one metrics sample, one log line per call,
+and the event durable (`middleware.commit_request`) before the answer is written.
 
 Who calls is the local user who started the process (the pipe is the security boundary;
 no credentials cross it): the actor is `stdio:<user name>`, and SQLGATEWAY_SCOPE_DEFAULT_ROLE
@@ -26,7 +26,7 @@ from mcp.server.stdio import stdio_server
 
 from sqlgateway.auth import Identity
 from sqlgateway.auth.scoping import scope_for
-from sqlgateway.http.middleware import finish_request
+from sqlgateway.http.middleware import commit_request, finish_request
 from sqlgateway.http.record import CANCELLED, OK, RequestRecord
 from sqlgateway.mcp.server import Context, build_server
 from sqlgateway.mcp.tools import Call, build_tools
@@ -71,12 +71,17 @@ class LocalCallers:
         )
         try:
             yield Call(self.services, self.identity, record, self.scope)
-        except asyncio.CancelledError:  # the client cancelled the call (or went away)
+        except asyncio.CancelledError:  # the client cancelled the call: nobody is answered
             record.outcome = record.outcome or CANCELLED
+            finish_request(self.services, record, trail=self.services.audit, committed=False)
             raise
-        finally:
+        except BaseException:  # answered as an error by the SDK
             record.outcome = record.outcome or OK
-            finish_request(self.services, record, probe=False)
+            await commit_request(self.services, record)
+            raise
+        # the answer is written once this returns: its event is durable first
+        record.outcome = record.outcome or OK
+        await commit_request(self.services, record)
 
 
 def _client_name(ctx: Context) -> str | None:

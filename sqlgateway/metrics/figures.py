@@ -16,7 +16,7 @@ POOL_GAUGES: dict[str, str] = {
     "pool_max_size": "Most connections the pool opens.",
 }
 WAITING_HELP = "Queries waiting for a database connection."
-QUEUE_DEPTH_HELP = "Audit events in memory, waiting to be written."
+QUEUE_DEPTH_HELP = "Audit events waiting to be written (their requests wait for them)."
 #: `AuditCounters` attribute → help of the counter `sqlgateway_audit_events_<name>_total`.
 AUDIT_TOTALS: dict[str, str] = {
     "written": "Audit events written to the sink.",
@@ -25,6 +25,8 @@ AUDIT_TOTALS: dict[str, str] = {
     "dropped": "Audit events lost (neither written nor spilled).",
     "rejected": "Audit events the sink refused as malformed (kept in the spill directory's "
     "rejected file).",
+    "unaudited": "Answers sent without their audit event, because no sink could take it "
+    "(SQLGATEWAY_AUDIT_FAIL_OPEN=true).",
 }
 
 
@@ -60,6 +62,8 @@ class AuditCounters(Protocol):
     def dropped(self) -> int: ...
     @property
     def rejected(self) -> int: ...
+    @property
+    def unaudited(self) -> int: ...
 
 
 def pool_values(pool: PoolStats) -> dict[str, int]:

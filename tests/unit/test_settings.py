@@ -109,3 +109,20 @@ def test_every_setting_is_documented_in_the_configuration_reference() -> None:
     )
     for name in Settings.model_fields:
         assert f"SQLGATEWAY_{name.upper()}" in reference
+
+
+@pytest.mark.parametrize(
+    ("retired", "instead"),
+    [
+        ("SQLGATEWAY_AUDIT_FLUSH_MS", "SQLGATEWAY_AUDIT_COMMIT_WINDOW_MS"),
+        ("SQLGATEWAY_AUDIT_BATCH_SIZE", "SQLGATEWAY_AUDIT_COMMIT_MAX_EVENTS"),
+        ("SQLGATEWAY_AUDIT_QUEUE_SIZE", "nothing"),
+    ],
+)
+def test_a_retired_audit_setting_stops_the_start_and_names_what_replaced_it(
+    monkeypatch: pytest.MonkeyPatch, retired: str, instead: str
+) -> None:
+    monkeypatch.setenv(retired, "200")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert retired in str(refused.value) and instead in str(refused.value)

@@ -84,9 +84,8 @@ def make_event(number: int) -> Event:
 
 def trail_for(dsn: str, spill_dir: Path, **overrides: Any) -> AuditTrail:
     options: dict[str, Any] = {
-        "queue_size": 1_000,
-        "batch_size": 50,
-        "flush_ms": 20,
+        "commit_max_events": 50,
+        "commit_window_ms": 5,
         "retry_min_s": 0.05,
         "retry_max_s": 0.2,
     }
@@ -123,7 +122,7 @@ def test_n_events_make_n_rows_and_a_replayed_batch_adds_none(
     async def go() -> None:
         trail = trail_for(writer_dsn, tmp_path)
         await trail.start()
-        assert await trail.ready()
+        assert await trail.readiness() == "ok"
         for item in events:
             trail.submit(item)
         await until(lambda: trail.written == 120)
@@ -180,7 +179,7 @@ def test_an_outage_mid_run_spills_then_replays_without_loss_or_duplicates(
                 await asyncio.sleep(0.002)
             await until(lambda: trail.spilled >= 50)
             assert not trail.sink_up
-            assert not await trail.ready()
+            assert await trail.readiness() == "spilling"
             assert len(spill_files(tmp_path)) == 1
 
             await refuse(server, False)
@@ -204,7 +203,7 @@ def test_close_writes_everything_still_queued(
     writer_dsn: str, audit_admin_dsn: str, tmp_path: Path
 ) -> None:
     async def go() -> None:
-        trail = trail_for(writer_dsn, tmp_path, flush_ms=60_000, batch_size=1_000)
+        trail = trail_for(writer_dsn, tmp_path, commit_window_ms=1_000, commit_max_events=1_000)
         await trail.start()
         for number in range(300):
             trail.submit(make_event(number))
@@ -226,12 +225,13 @@ CRASHING_WORKER = textwrap.dedent(
         async def open(self): raise ConnectionError("down")
         async def write(self, events): raise ConnectionError("down")
         async def ping(self): raise ConnectionError("down")
+        async def stored(self, ids, since): return set()
         async def close(self): pass
 
     async def main():
         count = int(sys.argv[2])
-        trail = AuditTrail(Down(), spill_dir=Path(sys.argv[1]), queue_size=100, batch_size=10,
-                           flush_ms=5)
+        trail = AuditTrail(Down(), spill_dir=Path(sys.argv[1]), commit_max_events=10,
+                           commit_window_ms=5)
         await trail.start()
         for number in range(count):
             record = RequestRecord(method="POST", path="/query", sql_received=f"SELECT {number}",

@@ -59,6 +59,7 @@ class FakeAudit:
     replayed: int = 0
     dropped: int = 0
     rejected: int = 0
+    unaudited: int = 0
 
 
 def record(
@@ -198,7 +199,9 @@ def test_pool_gauges_read_the_pools_at_each_scrape() -> None:
 
 
 def test_audit_counters_are_read_from_the_trail() -> None:
-    audit = FakeAudit(queued=3, written=100, spilled=5, replayed=4, dropped=1, rejected=2)
+    audit = FakeAudit(
+        queued=3, written=100, spilled=5, replayed=4, dropped=1, rejected=2, unaudited=6
+    )
     metrics = Metrics(audit=audit, process=False)
     assert value(metrics, "sqlgateway_audit_queue_depth") == 3
     assert value(metrics, "sqlgateway_audit_events_written_total") == 100
@@ -206,6 +209,7 @@ def test_audit_counters_are_read_from_the_trail() -> None:
     assert value(metrics, "sqlgateway_audit_events_replayed_total") == 4
     assert value(metrics, "sqlgateway_audit_events_dropped_total") == 1
     assert value(metrics, "sqlgateway_audit_events_rejected_total") == 2
+    assert value(metrics, "sqlgateway_audit_events_unaudited_total") == 6
     audit.written = 101
     assert value(metrics, "sqlgateway_audit_events_written_total") == 101
 
@@ -279,7 +283,8 @@ def reply(answer):
 async def main():
     pool = Pool(size=0, idle=0, max_size=10)
     member = SimpleNamespace(name=sys.argv[1], pool=pool)
-    audit = SimpleNamespace(queued=0, written=0, spilled=0, replayed=0, dropped=0, rejected=0)
+    audit = SimpleNamespace(queued=0, written=0, spilled=0, replayed=0, dropped=0, rejected=0,
+                            unaudited=0)
     waiting = [0]
     metrics = Metrics(pools=lambda: [member], waiting=lambda: waiting[0], audit=audit,
                       refresh_interval_s=0.05)
