@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -110,11 +111,20 @@ def reader_backends(demo: DemoDatabase) -> dict[int, str]:
     return {row["pid"]: row["query"] for row in rows}
 
 
-def wait_until_healthy(process: subprocess.Popen[bytes], url: str, timeout_s: float = 30) -> None:
-    """Until `url`/healthz answers 200; fails with the process's stderr if it exits first."""
+def wait_until_healthy(
+    process: subprocess.Popen[bytes],
+    url: str,
+    log_path: Path | None = None,
+    timeout_s: float = 30,
+) -> None:
+    """Until `url`/healthz answers 200; fails with the process's stderr (or its log file) if
+    it exits first."""
     deadline = time.monotonic() + timeout_s
     while True:
-        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        if process.poll() is not None:
+            if log_path is not None:
+                raise AssertionError(log_path.read_text(errors="replace")[-5_000:])
+            raise AssertionError(process.stderr.read() if process.stderr else "")
         try:
             if httpx2.get(f"{url}/healthz", timeout=1).status_code == 200:
                 return

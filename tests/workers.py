@@ -1,15 +1,17 @@
-"""`sqlgateway serve --workers 2` as a real subprocess on loopback, and queries sent so that
-both workers serve some: shared by the scale-out and the metrics tests."""
+"""`sqlgateway serve` as a real subprocess on loopback (`serve_process`), and queries sent so
+that both of two workers serve some: shared by the scale-out, metrics and audit crash tests."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx2
 from conftest import TEST_API_KEY, TEST_KEY_ENTRY
@@ -21,13 +23,18 @@ AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 
 @contextmanager
-def serve_two_workers(
-    demo: DemoDatabase, settings: dict[str, str | None]
+def serve_process(
+    demo: DemoDatabase,
+    settings: dict[str, str | None],
+    *,
+    workers: int = 1,
+    log_path: Path | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """The running `serve --workers 2` process and its URL, with one connection per worker
-    (each connection that ran a query is a worker that served) and `settings` (variables,
-    None to remove one) on top of the environment. Killed on the way out if
-    the test did not stop it."""
+    """The running `sqlgateway serve` process (`workers` worker processes) and its URL, with
+    the test API key, a pool of one connection per worker and `settings` (variables, None to
+    remove one) on top of the environment. Its standard error goes to a pipe, or appended to
+    `log_path` (for a test that makes it log a lot). Killed on the way out if the test did
+    not stop it."""
     port = free_port()
     environment = {
         **os.environ,
@@ -41,14 +48,14 @@ def serve_two_workers(
             environment.pop(name, None)
         else:
             environment[name] = value
-    command = [sys.executable, "-m", "sqlgateway", "serve", "--workers", "2"]
+    command = [sys.executable, "-m", "sqlgateway", "serve", "--workers", str(workers)]
     command += ["--host", "127.0.0.1", "--port", str(port), "--database-url", demo.reader_dsn]
-    process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    with contextlib.ExitStack() as files:
+        log = files.enter_context(log_path.open("ab")) if log_path else subprocess.PIPE
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(process, url)
+        wait_until_healthy(process, url, log_path)
         yield process, url
     finally:
         if process.poll() is None:
@@ -56,6 +63,16 @@ def serve_two_workers(
             process.wait()
         if process.stderr is not None:
             process.stderr.close()
+
+
+@contextmanager
+def serve_two_workers(
+    demo: DemoDatabase, settings: dict[str, str | None]
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """`serve_process` with two workers (each connection that ran a query is a worker that
+    served)."""
+    with serve_process(demo, settings, workers=2) as served:
+        yield served
 
 
 async def send_on_new_connections(url: str, sqls: list[str], concurrency: int) -> Counter[int]:
