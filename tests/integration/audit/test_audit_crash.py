@@ -181,3 +181,25 @@ def test_events_spilled_while_the_audit_file_system_was_full_survive_a_kill(
         _check(answers, found, unreadable, f"jsonl on a full disk, then SIGKILL, {kills} time(s)")
     finally:
         tiny.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize("sink", ["jsonl", "postgres"])
+def test_a_second_signal_during_shutdown_loses_no_answered_event(
+    demo: DemoDatabase, pg_admin_dsn: str, audit_dsn: str, tmp_path: Path, sink: str
+) -> None:
+    """SIGINT under load, and SIGINT again at once: uvicorn then exits without waiting for
+    requests in flight or running the lifespan's shutdown; what was answered is stored."""
+    schema = f"second_signal_{sink}"
+    audit_fetch(pg_admin_dsn, f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    settings = _settings(sink, tmp_path, audit_dsn, schema)
+    answers = Answers()
+    log = tmp_path / "serve.log"
+    with serve_process(demo, settings, log_path=log) as (process, url), Load(url, answers):
+        time.sleep(0.8)
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    _restart_and_stop(demo, settings, log)
+    found, unreadable = _events(sink, tmp_path, pg_admin_dsn, schema)
+    _check(answers, found, unreadable, f"{sink}, SIGINT twice under load")
