@@ -12,18 +12,29 @@ same concurrency, every lookup a different claim id, as in `point.py`):
   audit database on the same embedded server (`ensure_audit_database`, as `serve` sets up the
   demo's), as its own writer role.
 
-The trail writes off the request path, in batches (up to SQLGATEWAY_AUDIT_FLUSH_MS later), so
-after the load of an audited variant the harness waits, polling the server's /metrics, until
-every event is written (or spilled, or dropped) before the next variant starts: the writer's
-work is not left to run during another variant's measurement, and the CPU figures of an
-audited variant cover it. Then it counts the events in the sink (lines of the JSONL file,
-rows of the audit table with that server's actor) against the requests sent, warm-up
-included. Each server has its own API key name, so its own actor.
+With `--baseline <commit>`, two more variants run that commit's gateway from its own source
+tree (`baseline.py`), same settings, same rounds:
+
+- ``audit_jsonl_base``, ``audit_postgres_base``: e.g. the gateway before durable audit
+  (e6e5b14), which answered first and wrote the events up to 200 ms later, in batches.
+
+and each audited variant is compared round by round with its baseline (throughput ratio, p99
+difference in ms).
+
+Each answer now waits until its event is durable. A version that writes off the request path
+(a baseline) may still hold events when its load ends, so after the load of an audited variant
+the harness waits, polling the server's /metrics, until every event is written (or spilled,
+or dropped) before the next variant starts: the writer's work is not left to run during
+another variant's measurement, and the CPU figures of an audited variant cover it. Then it
+counts the events in the sink (lines of the JSONL file, rows of the audit table with that
+server's actor) against the requests sent, warm-up included. Each server has its own API key
+name, so its own actor.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,21 +56,25 @@ from bench.point import (
     variant_table,
 )
 from bench.postgres import CpuMeter
-from bench.stats import Spread, markdown_table, ratio, rotated, verdict
+from bench.stats import Spread, difference, markdown_table, ratio, rotated, verdict
 from sqlgateway.audit.event import TABLE
 from sqlgateway.audit.jsonl import rotated_files
 from sqlgateway.audit.provision import AUDIT_SCHEMA
 from sqlgateway.db.sql import quote_ident
 
 VARIANTS = ("raw", "audit_off", "audit_jsonl", "audit_postgres")
+#: With a baseline: the audited variants of that version, and what each is compared with.
+BASELINE_OF = {"audit_jsonl": "audit_jsonl_base", "audit_postgres": "audit_postgres_base"}
 LABELS = {
     "raw": "raw asyncpg",
     "audit_off": "gateway HTTP, audit off",
     "audit_jsonl": "gateway HTTP, audit to JSONL",
     "audit_postgres": "gateway HTTP, audit to PostgreSQL",
+    "audit_jsonl_base": "baseline {}, audit to JSONL",
+    "audit_postgres_base": "baseline {}, audit to PostgreSQL",
 }
-GATEWAYS = ("audit_off", "audit_jsonl", "audit_postgres")
-AUDITED = ("audit_jsonl", "audit_postgres")
+GATEWAYS = ("audit_off", "audit_jsonl", "audit_postgres", *BASELINE_OF.values())
+AUDITED = ("audit_jsonl", "audit_postgres", *BASELINE_OF.values())
 #: Longest wait for the trail to write a variant's events (or a spill to be replayed).
 DRAIN_TIMEOUT_S = 60.0
 POLL_S = 0.02
@@ -114,7 +129,7 @@ class _Sinks:
 
     async def events(self, variant: str) -> int:
         server = self._servers[variant]
-        if variant == "audit_jsonl":
+        if variant.startswith("audit_jsonl"):
             return await _jsonl_events(server.audit_file)
         count: int = await self._conn.fetchval(self._count_sql, server.actor)
         return count
@@ -172,33 +187,39 @@ async def run_audit_overhead(
     requests: int,
     concurrency: int,
     pool_size: int,
+    baseline: Path | None = None,
+    baseline_name: str = "",
     seed: int = 2,
 ) -> dict[str, Any]:
-    lookups = LookupSqls(claims, requests * (rounds + 1) * len(VARIANTS), seed)
+    variants = (*VARIANTS, *BASELINE_OF.values()) if baseline else VARIANTS
+    lookups = LookupSqls(claims, requests * (rounds + 1) * len(variants), seed)
     common: dict[str, Any] = {"pool_min_size": pool_size, "pool_max_size": pool_size}
-    with (
-        GatewayProcess(dsn, log_dir, "audit-off", audit_sink="none", **common) as audit_off,
-        GatewayProcess(dsn, log_dir, "audit-jsonl", audit_sink="jsonl", **common) as audit_jsonl,
-        GatewayProcess(
-            dsn,
-            log_dir,
-            "audit-postgres",
-            audit_sink="postgres",
-            audit_database_url=audit_dsn,
-            audit_schema=AUDIT_SCHEMA,
-            **common,
-        ) as audit_postgres,
-    ):
+    to_postgres = {"audit_database_url": audit_dsn, "audit_schema": AUDIT_SCHEMA}
+    with contextlib.ExitStack() as stack:
+
+        def start(name: str, sink: str, source: Path | None = None, **more: Any) -> GatewayProcess:
+            process = GatewayProcess(
+                dsn, log_dir, name, source=source, audit_sink=sink, **common, **more
+            )
+            return stack.enter_context(process)
+
         servers = {
-            "audit_off": audit_off,
-            "audit_jsonl": audit_jsonl,
-            "audit_postgres": audit_postgres,
+            "audit_off": start("audit-off", "none"),
+            "audit_jsonl": start("audit-jsonl", "jsonl"),
+            "audit_postgres": start("audit-postgres", "postgres", **to_postgres),
         }
+        if baseline is not None:
+            servers["audit_jsonl_base"] = start("base-jsonl", "jsonl", baseline)
+            servers["audit_postgres_base"] = start(
+                "base-postgres", "postgres", baseline, **to_postgres
+            )
+        audit_off = servers["audit_off"]
         pool = await raw_pool(dsn, pool_size)
         conn = await asyncpg.connect(audit_dsn)
         sinks = _Sinks(conn, servers)
         harness = psutil.Process()
         sent = dict.fromkeys(AUDITED, 0)
+        labels = {name: LABELS[name].format(baseline_name) for name in variants}
 
         async def run_variant(variant: str, n: int) -> tuple[LoadResult, dict[str, float]]:
             sqls = lookups.next(n)
@@ -241,22 +262,24 @@ async def run_audit_overhead(
                 )
             return result, cpu
 
-        audit_runs = {variant: AuditRuns() for variant in AUDITED}
+        audit_runs = {variant: AuditRuns() for variant in AUDITED if variant in variants}
         try:
-            for variant in VARIANTS:  # warm-up: connections, codecs, code paths, the sinks
+            for variant in variants:  # warm-up: connections, codecs, code paths, the sinks
                 await run_variant(variant, max(100, requests // 5))
-            runs = {variant: VariantRuns() for variant in VARIANTS}
+            runs = {variant: VariantRuns() for variant in variants}
             for round_index in range(rounds):
-                for variant in rotated(VARIANTS, round_index):
+                for variant in rotated(variants, round_index):
                     result, cpu = await run_variant(variant, requests)
                     runs[variant].add(result, cpu)
-            totals = {variant: await sinks.events(variant) for variant in AUDITED}
+            totals = {variant: await sinks.events(variant) for variant in audit_runs}
         finally:
             await conn.close()
             await pool.close()
         server_stack = audit_off.implementations()
     summary = _summarise(runs, audit_runs, totals, sent)
     summary.update(
+        labels=labels,
+        baseline=baseline_name or None,
         requests=requests,
         concurrency=concurrency,
         pool_size=pool_size,
@@ -275,6 +298,8 @@ def _summarise(
     off = runs["audit_off"]
     ratios: dict[str, dict[str, Spread]] = {}
     for name in GATEWAYS:
+        if name not in runs:
+            continue
         r = runs[name]
         ratios[name] = {"req/s ÷ raw": ratio(r.throughput, runs["raw"].throughput)}
         if name != "audit_off":
@@ -282,6 +307,13 @@ def _summarise(
                 "req/s ÷ audit off": ratio(r.throughput, off.throughput),
                 "p50 ÷ audit off": ratio(r.p50_ms, off.p50_ms),
                 "p99 ÷ audit off": ratio(r.p99_ms, off.p99_ms),
+            }
+        base = runs.get(BASELINE_OF.get(name, ""))
+        if base is not None:
+            ratios[name] |= {
+                "req/s ÷ baseline": ratio(r.throughput, base.throughput),
+                "p50 − baseline ms": difference(r.p50_ms, base.p50_ms),
+                "p99 − baseline ms": difference(r.p99_ms, base.p99_ms),
             }
     events: dict[str, Any] = {}
     for name, audited in audit_runs.items():
@@ -329,17 +361,38 @@ def _summarise(
 
 
 def render(summary: dict[str, Any]) -> str:
-    table = variant_table(summary, {name: LABELS[name] for name in VARIANTS}, GATEWAYS)
+    labels = summary["labels"]
+    table = variant_table(summary, labels, GATEWAYS)
     columns = ["req/s ÷ audit off", "req/s ÷ raw", "p50 ÷ audit off", "p99 ÷ audit off"]
     ratio_rows = [
-        [LABELS[name], *(per[c].render(3) if c in per else "–" for c in columns)]
+        [labels[name], *(per[c].render(3) if c in per else "–" for c in columns)]
         for name, per in summary["_ratios"].items()
     ]
+    baseline_rows = [
+        [
+            labels[name],
+            per["req/s ÷ baseline"].render(3),
+            per["p50 − baseline ms"].render(2),
+            per["p99 − baseline ms"].render(2),
+        ]
+        for name, per in summary["_ratios"].items()
+        if "req/s ÷ baseline" in per
+    ]
+    against_baseline = ""
+    if baseline_rows:
+        against_baseline = (
+            f"\n\nAgainst the baseline {summary['baseline']} with the same sink, same rounds "
+            "(target: req/s ≥ 0.9×, p99 at most a few ms more):\n\n"
+            + markdown_table(
+                ["variant", "req/s ÷ baseline", "p50 − baseline ms", "p99 − baseline ms"],
+                baseline_rows,
+            )
+        )
     event_rows = []
     for name, entry in summary["_events"].items():
         event_rows.append(
             [
-                LABELS[name],
+                labels[name],
                 f"{entry['requests']:,}",
                 f"{entry['events']:,}",
                 f"{verdict(entry['events_equal_requests'])} "
@@ -370,6 +423,7 @@ def render(summary: dict[str, Any]) -> str:
         + table
         + "\n\nSame-round ratios, median (min–max):\n\n"
         + markdown_table(["variant", *columns], ratio_rows)
+        + against_baseline
         + "\n\nAudit events of every request sent to each audited server (warm-up included), "
         "counted in the sink after each run (JSONL lines; audit table rows with the server's "
         "actor); written / spilled / dropped from the server's /metrics; per run: events "

@@ -3,7 +3,8 @@ users run it), configured through SQLGATEWAY_* variables, on a free port of 127.
 
 Every server gets its own API key (configured as a hashed entry whose name is the actor the
 audit trail records), the audit trail off unless asked for, and its audit file and spill
-directory under the harness's temporary directory: nothing is written to the user's home."""
+directory under the harness's temporary directory: nothing is written to the user's home.
+A server may run another version of the gateway: `source`, a source tree (`baseline.py`)."""
 
 from __future__ import annotations
 
@@ -48,6 +49,7 @@ class GatewayProcess:
         name: str,
         *,
         command: list[str] | None = None,
+        source: Path | None = None,
         audit_sink: str = "none",
         **settings: object,
     ) -> None:
@@ -70,6 +72,15 @@ class GatewayProcess:
             "SQLGATEWAY_AUDIT_SPILL_DIR": str(self.audit_spill_dir),
         }
         self.env.update({f"SQLGATEWAY_{k.upper()}": str(v) for k, v in settings.items()})
+        self.audit_file = Path(self.env["SQLGATEWAY_AUDIT_FILE"])
+        self.audit_spill_dir = Path(self.env["SQLGATEWAY_AUDIT_SPILL_DIR"])
+        #: run from this source tree (first on the path, and the working directory: `-m`
+        #: imports from the working directory first) instead of the installed package
+        self.source = source
+        if source is not None:
+            self.env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [str(source), os.environ.get("PYTHONPATH")])
+            )
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -86,6 +97,7 @@ class GatewayProcess:
             self._process = subprocess.Popen(
                 self.command,
                 env=self.env,
+                cwd=self.source,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -110,6 +122,12 @@ class GatewayProcess:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as the OOM killer or a node failure would."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
     def audit_counters(self) -> dict[str, float]:
         """The audit trail's figures from GET /metrics (`queue_depth`, `events_written`,

@@ -18,10 +18,10 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench import audit, guard_cost, large, mcp, naive, point, roundtrips
+from bench import audit, baseline, guard_cost, kills, large, mcp, naive, point, roundtrips
 from bench.postgres import bench_server
 
-SCENARIOS = ("guard", "roundtrips", "point", "audit", "mcp", "large", "naive")
+SCENARIOS = ("guard", "roundtrips", "point", "audit", "kills", "mcp", "large", "naive")
 LARGE_CLAIMS = 1_000_000
 T = TypeVar("T")
 
@@ -41,6 +41,8 @@ class Options:
     scenarios: tuple[str, ...]
     json_path: str | None
     quick: bool
+    baseline: str | None = None
+    kills: int = 3
 
 
 def parse_options(argv: Sequence[str] | None = None) -> Options:
@@ -65,6 +67,12 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         help=f"comma-separated subset of {','.join(SCENARIOS)}",
     )
     parser.add_argument("--json", dest="json_path", help="also write the results as JSON here")
+    parser.add_argument(
+        "--baseline",
+        help="a commit (e.g. e6e5b14, main) whose gateway also runs in the audit and kills "
+        "scenarios, for same-run comparisons",
+    )
+    parser.add_argument("--kills", type=int, help="SIGKILLs per sink and version (default 3)")
     args = parser.parse_args(argv)
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip())
     unknown = set(scenarios) - set(SCENARIOS)
@@ -85,6 +93,8 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
         scenarios=scenarios,
         json_path=args.json_path,
         quick=quick,
+        baseline=args.baseline,
+        kills=args.kills or (1 if quick else 3),
     )
 
 
@@ -160,9 +170,15 @@ def run(options: Options) -> dict[str, Any]:
                     pool_size=options.pool_size,
                 )
             )
-        if "audit" in options.scenarios:
+        base_tree, base_name = None, ""
+        if options.baseline and {"audit", "kills"} & set(options.scenarios):
+            base_name = baseline.describe(options.baseline)
+            base_tree = baseline.checkout(options.baseline, server.workdir)
+            results["baseline"] = base_name
+        if {"audit", "kills"} & set(options.scenarios):
             _progress("building the audit database …")
             audit_dsn = server.audit_dsn()
+        if "audit" in options.scenarios:
             _progress("audit trail overhead …")
             results["audit"] = go(
                 audit.run_audit_overhead(
@@ -175,6 +191,21 @@ def run(options: Options) -> dict[str, Any]:
                     requests=options.requests,
                     concurrency=options.concurrency,
                     pool_size=options.pool_size,
+                    baseline=base_tree,
+                    baseline_name=base_name,
+                )
+            )
+        if "kills" in options.scenarios:
+            _progress("answers without their audit event after SIGKILL …")
+            results["kills"] = go(
+                kills.run_kills(
+                    dsn=dsn,
+                    audit_dsn=audit_dsn,
+                    claims=options.claims,
+                    log_dir=log_dir,
+                    kills=options.kills,
+                    baseline=base_tree,
+                    baseline_name=base_name,
                 )
             )
         if "mcp" in options.scenarios:
@@ -228,6 +259,7 @@ def render(results: dict[str, Any]) -> str:
         ("point", "## 1. Point lookups", point.render),
         ("roundtrips", "### Round trips to PostgreSQL per query (counted on the wire)", None),
         ("audit", "### Audit trail overhead on point lookups", audit.render),
+        ("kills", "### Answers without their audit event after SIGKILL", kills.render),
         ("mcp", "### MCP run_query against /query", mcp.render),
         ("guard", "## 2. Guard cost (`check_sql`)", guard_cost.render),
         ("large", "## 3. Large results through the gateway", large.render),

@@ -49,6 +49,11 @@ def ratio(numerator: Sequence[float], denominator: Sequence[float]) -> Spread:
     return Spread.of([a / b for a, b in zip(numerator, denominator, strict=True) if b])
 
 
+def difference(minuend: Sequence[float], subtrahend: Sequence[float]) -> Spread:
+    """Same-round differences (round i of one variant minus round i of another)."""
+    return Spread.of([a - b for a, b in zip(minuend, subtrahend, strict=True)])
+
+
 def rotated(items: Sequence[str], round_index: int) -> list[str]:
     """The variants in the order of round `round_index`: each round starts one later."""
     shift = round_index % len(items) if items else 0

@@ -12,8 +12,9 @@ requests that end together share one write (group commit).
     submit(e)       for requests nothing answers (the client went away, a refusal the trail
                     itself caused): the same way to storage, but nobody waits.
     close()         at shutdown: writes everything pending (a sink that is down gets one more
-                    try first, whatever the backoff), spills what it cannot write, releases
-                    the spill files, closes the sink.
+                    try first, whatever the backoff) and, if the sink answers, what the spill
+                    files hold; spills what it cannot write, releases the spill files, closes
+                    the sink.
 
 The writer task takes what is pending, waits at most `commit_window_ms` after the first event
 for more (up to `commit_max_events`), adds `fingerprint` and `normalized_sql`, and writes the
@@ -40,6 +41,7 @@ import time
 from pathlib import Path
 
 from sqlgateway.audit import replay
+from sqlgateway.audit.backoff import DOWN_REPORT_S, SinkHealth
 from sqlgateway.audit.sink import (
     AuditEventError,
     Event,
@@ -48,7 +50,7 @@ from sqlgateway.audit.sink import (
     with_fingerprints,
     write_batch,
 )
-from sqlgateway.audit.spill import SpillFile, encode_lines, probe_directory
+from sqlgateway.audit.spiller import Spiller
 from sqlgateway.errors import UnavailableError
 
 __all__ = [
@@ -62,8 +64,6 @@ __all__ = [
 
 _log = logging.getLogger("sqlgateway.audit")
 
-#: While the sink stays down (or events are lost), a warning is logged this often.
-DOWN_REPORT_S = 60.0
 #: What `readiness()` says: the sink answers; it does not but the spill directory takes
 #: events; neither can take an event (queries get 503 unless the trail fails open).
 OK, SPILLING, UNAVAILABLE = "ok", "spilling", "unavailable"
@@ -104,18 +104,12 @@ class AuditTrail:
         self._pending: list[tuple[Event, asyncio.Future[bool] | None]] = []
         self._wake = asyncio.Event()
         self._retry_min_s = retry_min_s
-        self._retry_max_s = retry_max_s
-        self._retry_s = retry_min_s
-        self._retry_at = 0.0  # loop time of the next attempt while the sink is down
+        self._health = SinkHealth(spill_dir, retry_min_s, retry_max_s)
         #: How often, while the sink is up, spill files of processes that died are looked for.
         self._sweep_s = sweep_s
         self._sweep_at = 0.0
-        self._down = False
-        self._down_since: float | None = None
-        self._down_reported = 0.0
-        self._spill_ok = True  # the last spill (or probe of the spill directory) succeeded
         self._lost_reported = -math.inf
-        self._spill: SpillFile | None = None  # this process's spill file, while it has one
+        self._spiller = Spiller(spill_dir)  # this process's spill file
         self._backlog = replay.Backlog(self.spill_dir)  # files of processes that are gone
         self._task: asyncio.Task[None] | None = None
         self._writing = False
@@ -125,12 +119,15 @@ class AuditTrail:
         #: Events written to the sink as they came, and from spill files.
         self.written = 0
         self.replayed = 0
-        #: Events written to a spill file; lost ones; ones the sink refused; answers that
-        #: left without their event (fail open).
-        self.spilled = 0
+        #: Lost events; ones the sink refused; answers that left without their event (fail
+        #: open). `spilled`: events written to a spill file.
         self.dropped = 0
         self.rejected = 0
         self.unaudited = 0
+
+    @property
+    def spilled(self) -> int:
+        return self._spiller.spilled
 
     @property
     def queued(self) -> int:
@@ -141,13 +138,13 @@ class AuditTrail:
     def sink_up(self) -> bool:
         """True while new events go straight to the sink (it answers, nothing of this
         process waits in a spill file)."""
-        return not self._down and self._spill is None
+        return not self._health.down and self._spiller.file is None
 
     @property
     def accepting(self) -> bool:
         """True unless no sink can take an event: the sink is down and the last spill (or
         probe of the spill directory) failed."""
-        return not self._down or self._spill_ok
+        return not self._health.down or self._spiller.ok
 
     # -- the request path ---------------------------------------------------------------------
 
@@ -160,7 +157,7 @@ class AuditTrail:
             await self.sink.open()
         except Exception as exc:
             self._went_down(exc, loop.time())
-            await self._probe_spill()
+            await self._spiller.probe()
         self._backlog.claim_left(own=None)
         self._writing = True
         self._task = asyncio.create_task(self._run(), name="sqlgateway-audit-writer")
@@ -170,7 +167,7 @@ class AuditTrail:
         trail fails closed; call it before the request's work."""
         if self.accepting or self.fail_open:
             return
-        wait_s = self._retry_at - asyncio.get_running_loop().time()
+        wait_s = self._health.retry_at - asyncio.get_running_loop().time()
         raise audit_unavailable(math.ceil(wait_s))
 
     async def commit(self, event: Event) -> None:
@@ -216,11 +213,12 @@ class AuditTrail:
             _log.debug("audit sink ping failed: %s: %s", type(exc).__name__, exc)
         else:
             return OK
-        return SPILLING if await self._probe_spill() else UNAVAILABLE
+        return SPILLING if await self._spiller.probe() else UNAVAILABLE
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is pending (what cannot be written within `timeout_s` is spilled),
-        release the spill files, close the sink. Events handed over later are spilled."""
+        """Write what is pending and replay the spill files if the sink answers (what cannot
+        be written within `timeout_s` is spilled), release the spill files, close the sink.
+        Events handed over later are spilled."""
         if self._closed:
             return
         self._closing = True
@@ -240,13 +238,13 @@ class AuditTrail:
         rest, self._pending = self._pending, []
         if rest:
             _settle(rest, self._spill_now([event for event, _ in rest]))
-        for held in (self._spill, *self._backlog.files):
+        for held in (self._spiller.file, *self._backlog.files):
             if held is not None:
                 try:
                     held.release()
                 except OSError as exc:
                     _log.error("audit spill file %s: %s", held.path, exc)
-        self._spill = None
+        self._spiller.file = None
         self._backlog.files.clear()
         try:
             async with asyncio.timeout(max(deadline - loop.time(), 1.0)):
@@ -268,15 +266,15 @@ class AuditTrail:
             while True:
                 try:
                     now = loop.time()
-                    if self._down and (
-                        now >= self._retry_at or (self._closing and not self._last_try)
+                    if self._health.down and (
+                        now >= self._health.retry_at or (self._closing and not self._last_try)
                     ):
                         self._last_try = self._closing  # closing: one more try, then spill
                         await self._probe()
-                    elif not self._down and not self._closing and now >= self._sweep_at:
+                    elif not self._health.down and not self._closing and now >= self._sweep_at:
                         self._sweep_at = now + self._sweep_s
-                        self._backlog.claim_left(own=self._spill)
-                    replaying = not self._down and self._replay_due()
+                        self._backlog.claim_left(own=self._spiller.file)
+                    replaying = not self._health.down and self._replay_due()
                     if replaying:
                         await self._replay_step()  # closing too: what can be written is
                     if self._closing and not self._pending and not replaying:
@@ -291,15 +289,15 @@ class AuditTrail:
             self._writing = False
 
     def _replay_due(self) -> bool:
-        return bool(self._backlog.files) or self._spill is not None
+        return bool(self._backlog.files) or self._spiller.file is not None
 
     async def _collect(self) -> list[tuple[Event, asyncio.Future[bool] | None]]:
         """What is pending, up to commit_max_events: waits for the first event (only until
         the next retry, sweep or replay step), then at most commit_window_ms for more."""
         loop = asyncio.get_running_loop()
         if not self._pending and not self._closing:
-            if self._down:
-                wait = self._retry_at - loop.time()
+            if self._health.down:
+                wait = self._health.retry_at - loop.time()
             elif self._replay_due():
                 wait = 0.0
             else:
@@ -355,9 +353,9 @@ class AuditTrail:
             lost, events = result.lost, result.rest
             if not events:
                 return lost
-        if await self._to_spill(events):
+        if await self._spiller.append(events):
             return lost
-        if not self._down:  # the spill failed, the sink answers: order gives way
+        if not self._health.down:  # the spill failed, the sink answers: order gives way
             result = await write_batch(self.sink, events, self.spill_dir)
             self._count(result)
             lost, events = lost + result.lost, result.rest
@@ -372,58 +370,13 @@ class AuditTrail:
         if result.failure is not None:
             self._went_down(result.failure)
 
-    async def _to_spill(self, events: list[Event]) -> bool:
-        """Append `events` to this process's spill file and fsync it (in a worker thread);
-        False if that fails (nothing of them stays in the file)."""
-        lines = encode_lines(events)
-        try:
-            if self._spill is None:
-                self._spill = SpillFile.create(self.spill_dir)
-            spill = self._spill
-            size = spill.size
-            spill.append(lines)
-            try:
-                await asyncio.to_thread(spill.sync)
-            except OSError:
-                spill.cut(size)
-                raise
-        except OSError as exc:
-            self._spill_failed(exc)
-            return False
-        self._spill_ok = True
-        self.spilled += len(events)
-        return True
-
     def _spill_now(self, events: list[Event]) -> bool:
-        """`_to_spill` without the writer (before start, after close): blocks the loop for
-        one fsync. False (and counted dropped) if the events could not be stored."""
-        try:
-            if self._spill is None:
-                self._spill = SpillFile.create(self.spill_dir)
-            spill = self._spill
-            size = spill.size
-            spill.append(encode_lines(events))
-            try:
-                spill.sync()
-            except OSError:
-                spill.cut(size)
-                raise
-        except OSError as exc:
-            self._spill_failed(exc)
-            self._lose(events)
-            return False
-        self.spilled += len(events)
-        return True
-
-    def _spill_failed(self, exc: OSError) -> None:
-        if self._spill_ok:
-            _log.error(
-                "audit: cannot write the spill directory %s (%s: %s)",
-                self.spill_dir,
-                type(exc).__name__,
-                exc,
-            )
-        self._spill_ok = False
+        """Spill without the writer (before start, after close); False (and counted
+        dropped) if the events could not be stored."""
+        if self._spiller.append_now(events):
+            return True
+        self._lose(events)
+        return False
 
     def _lose(self, events: list[Event]) -> None:
         self.dropped += len(events)
@@ -438,45 +391,11 @@ class AuditTrail:
                 self.spill_dir,
             )
 
-    async def _probe_spill(self) -> bool:
-        """Whether a spill would succeed now (remembered for `accepting`)."""
-        try:
-            await asyncio.to_thread(probe_directory, self.spill_dir)
-        except OSError as exc:
-            self._spill_failed(exc)
-            return False
-        if not self._spill_ok:
-            _log.warning("audit: the spill directory %s can be written again", self.spill_dir)
-        self._spill_ok = True
-        return True
-
     # -- down and back up --------------------------------------------------------------------
 
     def _went_down(self, exc: BaseException, now: float | None = None) -> None:
         now = asyncio.get_running_loop().time() if now is None else now
-        if self._down_since is None:
-            self._down_since = self._down_reported = now
-            _log.error(
-                "audit sink failed (%s: %s); events go to the spill directory %s until it "
-                "answers again",
-                type(exc).__name__,
-                exc,
-                self.spill_dir,
-            )
-        elif now - self._down_reported >= DOWN_REPORT_S:
-            self._down_reported = now
-            _log.warning(
-                "audit sink still failing after %.0f s (%s: %s); %d event(s) spilled so far",
-                now - self._down_since,
-                type(exc).__name__,
-                exc,
-                self.spilled,
-            )
-        else:
-            _log.debug("audit sink retry failed: %s: %s", type(exc).__name__, exc)
-        self._down = True
-        self._retry_at = now + self._retry_s
-        self._retry_s = min(self._retry_s * 2, self._retry_max_s)
+        self._health.failed(exc, now, self.spilled)
 
     async def _probe(self) -> None:
         """Ping the sink; if it answers, it is up (the spill files are replayed from now
@@ -485,23 +404,16 @@ class AuditTrail:
             await self.sink.ping()
         except Exception as exc:
             self._went_down(exc)
-            if not self._spill_ok:
-                await self._probe_spill()
+            if not self._spiller.ok:
+                await self._spiller.probe()
             return
-        self._down = False
-        self._retry_s = self._retry_min_s
-        if self._down_since is not None:
-            down_s = asyncio.get_running_loop().time() - self._down_since
-            _log.warning(
-                "audit sink answers again after %.1f s; replaying the spilled events", down_s
-            )
-        self._down_since = None
+        self._health.answered(asyncio.get_running_loop().time())
 
     async def _replay_step(self) -> None:
         """Replay one batch of spill files: those of processes that are gone first, then
         this process's own (new events reach the sink directly once it is replayed)."""
         own = not self._backlog.files
-        spill = self._spill if own else self._backlog.files[0]
+        spill = self._spiller.file if own else self._backlog.files[0]
         assert spill is not None
         since_s = None if own else self._backlog.check_since.get(spill.path)
         try:
@@ -523,7 +435,7 @@ class AuditTrail:
             return
         spill.remove()
         if own:
-            self._spill = None
+            self._spiller.file = None
             _log.info("audit: this process's spill file is replayed; writing to the sink again")
         else:
             self._backlog.files.pop(0)
