@@ -54,7 +54,6 @@ from sqlgateway.audit.spiller import Spiller
 from sqlgateway.errors import UnavailableError
 
 __all__ = [
-    "AUDIT_STATES",
     "AuditEventError",
     "AuditTrail",
     "Event",
@@ -67,7 +66,6 @@ _log = logging.getLogger("sqlgateway.audit")
 #: What `readiness()` says: the sink answers; it does not but the spill directory takes
 #: events; neither can take an event (queries get 503 unless the trail fails open).
 OK, SPILLING, UNAVAILABLE = "ok", "spilling", "unavailable"
-AUDIT_STATES = (OK, SPILLING, UNAVAILABLE)
 
 
 def audit_unavailable(retry_after_s: int = 1) -> UnavailableError:
@@ -176,7 +174,8 @@ class AuditTrail:
         if self._writing:
             future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
             self._enqueue(event, future)
-            stored = await asyncio.shield(future)
+            # a cancelled caller cancels only this future: the event stays pending
+            stored = await future
         else:  # before start or after close: straight to the spill file
             stored = self._spill_now([event])
         if stored:
