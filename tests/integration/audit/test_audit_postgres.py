@@ -20,7 +20,7 @@ import pytest
 from conftest import TEST_DATABASE, TEST_READER
 
 from sqlgateway.audit import event as columns
-from sqlgateway.audit.postgres import PostgresSink
+from sqlgateway.audit.postgres import APPLICATION_NAME, PostgresSink
 from sqlgateway.audit.provision import ensure_audit_database
 from sqlgateway.audit.spill import spill_files
 from sqlgateway.audit.trail import AuditEventError, AuditTrail, Event
@@ -477,3 +477,27 @@ def test_a_writer_that_can_read_other_tables_is_reported(
         assert "can read tables outside schema trail (public.served_data)" in caplog.text
     finally:
         asyncio.run(admin("DROP TABLE public.served_data"))
+
+
+def test_a_batch_costs_one_statement_and_no_reset_round_trip(
+    writer_dsn: str, audit_admin_dsn: str, pg_admin_dsn: str
+) -> None:
+    """Every answer waits for its batch: asyncpg's reset query on each release of the pooled
+    connection would double the round trips. The writer's session ends on its INSERT."""
+
+    async def go() -> None:
+        sink = PostgresSink(writer_dsn, SCHEMA)
+        admin = await asyncpg.connect(pg_admin_dsn)
+        try:
+            for number in range(3):
+                await sink.write([make_event(number)])
+            last = await admin.fetch(
+                "SELECT query FROM pg_stat_activity WHERE application_name = $1",
+                APPLICATION_NAME,
+            )
+        finally:
+            await admin.close()
+            await sink.close()
+        assert [row["query"].split(" ", 1)[0] for row in last] == ["INSERT"]
+
+    asyncio.run(go())
