@@ -162,7 +162,7 @@ def test_events_spilled_while_the_audit_file_system_was_full_survive_a_kill(
     spill file only when the gateway is killed; the next start replays them into the file,
     each once."""
     try:
-        tiny = tiny_filesystem(size_kib=2_048)
+        tiny = tiny_filesystem(size_kib=32 * 1024)  # room for every event once not filled
         audit_dir = tiny.__enter__()
     except OSError as error:
         pytest.skip(f"a tiny file system is needed to fill the audit file's disk: {error}")
@@ -177,6 +177,7 @@ def test_events_spilled_while_the_audit_file_system_was_full_survive_a_kill(
             (audit_dir / "filler").unlink()
         assert list((tmp_path / "spill").glob("spill-*.jsonl")), "nothing was spilled"
         _restart_and_stop(demo, settings, log)
+        assert not list((tmp_path / "spill").glob("spill-*.jsonl"))  # replayed and removed
         found, unreadable = jsonl_events(audit_dir / "audit.jsonl")
         _check(answers, found, unreadable, f"jsonl on a full disk, then SIGKILL, {kills} time(s)")
     finally:
