@@ -15,7 +15,7 @@
     ├── RateLimitedError            429 rate_limited: too many requests or queries for one actor (Retry-After)
     ├── NotFoundError               404 not_found: no such endpoint
     ├── MethodNotAllowedError       405 method_not_allowed
-    ├── UnavailableError            503 unavailable: database unreachable or pool exhausted (Retry-After)
+    ├── UnavailableError            503 unavailable: database unreachable, pool exhausted, or the audit trail cannot record (Retry-After)
     └── InternalError               500 internal_error: a bug; the message never carries details
 
 Every class has a stable `code`; clients (and the GPT) may rely on codes, never on messages.

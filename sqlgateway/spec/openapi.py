@@ -139,7 +139,7 @@ def _query_responses(*, unprocessable: bool) -> dict[str, Any]:
         "413": _error_response("Request body too large."),
         "422": _error_response("Body does not match the schema."),
         "429": _error_response("Too many requests; wait Retry-After seconds."),
-        "503": _error_response("Database unavailable; retry shortly."),
+        "503": _error_response("Unavailable (the database, or the audit trail); retry shortly."),
         "504": _error_response("Query ran longer than the statement timeout."),
     }
     if not unprocessable:
@@ -209,7 +209,9 @@ def _get_schema() -> dict[str, Any]:
             "403": _error_response("The caller may not query this gateway."),
             "404": _error_response("No such table; the message names the closest ones."),
             "429": _error_response("Too many requests; wait Retry-After seconds."),
-            "503": _error_response("Database unavailable; retry shortly."),
+            "503": _error_response(
+                "Unavailable (the database, or the audit trail); retry shortly."
+            ),
         },
     }
 
