@@ -17,6 +17,7 @@ from conftest import (
     TEST_AUDIT_DATABASE,
     TEST_KEY_NAME,
     ClientFactory,
+    audit_fetch,
     fetch_sql,
     make_settings,
     read_events,
@@ -107,6 +108,8 @@ def test_the_fingerprint_ignores_literals_case_and_spacing(
 def test_postgres_sink_keeps_every_event_across_an_outage(
     make_client: ClientFactory, pg_admin_dsn: str, audit_dsn: str, tmp_path: Path
 ) -> None:
+    # its own table, empty: a server kept between sessions (url backend) holds earlier rows
+    audit_fetch(pg_admin_dsn, "DROP SCHEMA IF EXISTS api_test CASCADE")
     client = make_client(
         audit_sink="postgres",
         audit_database_url=audit_dsn,
