@@ -48,7 +48,6 @@ def url(demo: DemoDatabase, audit_file: Path) -> Iterator[str]:
         demo,
         schema_docs_dir=demo_docs_dir(),
         audit_file=audit_file,
-        audit_flush_ms=10,
         public_url="https://gw.example.com",
     )
     with live_server(settings) as base:

@@ -36,10 +36,14 @@ def environment(tmp_path: Path, **settings: str) -> dict[str, str]:
 def test_stdio_serves_the_tools_with_the_same_guard_and_audit(
     demo: DemoDatabase, tmp_path: Path, mode: str
 ) -> None:
+    audit_file = tmp_path / "audit.jsonl"
+
     async def session(client: Client) -> dict[str, Any]:
         return {
             "tools": await client.list_tools(),
             "count": await client.call_tool("run_query", {"sql": "SELECT count(*) FROM claims"}),
+            # the answer is written only once its event is durable: it is in the file now
+            "events_when_answered": len(read_events(audit_file)),
             "refused": await client.call_tool("run_query", {"sql": "DROP TABLE claims"}),
             "truncated": await client.call_tool(
                 "run_query", {"sql": "SELECT claim_id FROM claims", "max_rows": 2}
@@ -64,7 +68,8 @@ def test_stdio_serves_the_tools_with_the_same_guard_and_audit(
     assert "Notice: Returned 2 rows" in text(got["truncated"])
     assert got["schema"].structured_content["table"]["name"] == "claims"
 
-    events = read_events(tmp_path / "audit.jsonl")
+    assert got["events_when_answered"] == 1
+    events = read_events(audit_file)
     assert [e["operation"] for e in events] == ["run_query"] * 3 + ["get_schema"]
     assert [e["outcome"] for e in events] == ["ok", "rejected", "truncated", "ok"]
     for event in events:

@@ -168,8 +168,8 @@ def test_each_request_is_audited_with_its_operation_and_parameters(
 
 
 def _events_of(audit_file: Path, ids: list[str]) -> list[dict[str, Any]]:
-    """The audit events of `ids`, once the trail has written them (it writes in batches,
-    every SQLGATEWAY_AUDIT_FLUSH_MS)."""
+    """The audit events of `ids` (each is durable before its answer is sent; refusals
+    before any work are handed over without waiting, so they may take a moment)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         found = read_events(audit_file) if audit_file.exists() else []
