@@ -7,6 +7,8 @@ qualifier cannot resolve is refused when it could read a sensitive table:
 
 - whole-row references (``SELECT h FROM policyholders h``, ``to_jsonb(h)``, ``(h).email``,
   ``row_to_json(h.*)``), which carry every column of the row;
+- column aliases on a table with sensitive columns (``FROM policyholders h(a, b, c)``), which
+  rename its columns by position, so ``c`` would read a sensitive column;
 - a ``*`` left unexpanded next to a sensitive table (one of the other sources is unknown);
 - a query the qualifier fails on, when it reads a table with sensitive columns.
 
@@ -17,7 +19,7 @@ qualifier cannot resolve is refused when it could read a sensitive table:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 
 import sqlglot
 from sqlglot import exp
@@ -27,7 +29,7 @@ from sqlglot.optimizer.scope import Scope, traverse_scope
 
 from sqlgateway.errors import RejectedError
 
-__all__ = ["check_sensitive"]
+__all__ = ["check_sensitive", "reads_sensitive_table"]
 
 DEFAULT_SCHEMA = "public"
 _CONSTRUCT = "sensitive column"
@@ -36,6 +38,19 @@ _CONSTRUCT = "sensitive column"
 def _key(name: str) -> str:
     """``table`` → ``public.table``; ``schema.table`` unchanged."""
     return name if "." in name else f"{DEFAULT_SCHEMA}.{name}"
+
+
+def reads_sensitive_table(tables: Iterable[str], sensitive: Collection[str]) -> bool:
+    """Whether a verdict's `tables` (lower-cased, qualified as written) include a table of
+    the `sensitive` columns (``schema.table.column``): when not, `check_sensitive` would find
+    nothing, so it need not parse the statement. Compared in lower case, so a quoted name
+    in any case still counts (the check itself then decides).
+
+    >>> reads_sensitive_table(["claims", "public.policyholders"], {"public.policyholders.email"})
+    True
+    """
+    owners = {_key(name.rpartition(".")[0]).lower() for name in sensitive}
+    return any(_key(table).lower() in owners for table in tables)
 
 
 def check_sensitive(
@@ -54,8 +69,18 @@ def check_sensitive(
         table, _, column = name.rpartition(".")
         by_table.setdefault(_key(table), set()).add(column)
     tree = sqlglot.parse_one(sql, read="postgres") if isinstance(sql, str) else sql.copy()
-    if not any(_table_key(t) in by_table for t in tree.find_all(exp.Table)):
+    read = [node for node in tree.find_all(exp.Table) if _table_key(node) in by_table]
+    if not read:
         return
+    for node in read:
+        alias = node.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.columns:
+            # policyholders h(a, b, c) renames columns by position: c would be email
+            raise _refused(
+                f"column aliases on {node.name} rename its columns by position, sensitive "
+                "ones included",
+                [_table_key(node)],
+            )
     schema: dict[str, object] = {}
     for name, names in columns.items():
         key = _key(name)

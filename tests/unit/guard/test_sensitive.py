@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sqlgateway.errors import RejectedError
-from sqlgateway.guard.sensitive import check_sensitive
+from sqlgateway.guard.sensitive import check_sensitive, reads_sensitive_table
 
 COLUMNS = {
     "public.policyholders": ["policyholder_id", "full_name", "email", "date_of_birth", "city"],
@@ -42,6 +42,11 @@ REFUSED = [
     "SELECT to_jsonb(policyholders) FROM policyholders",
     "SELECT row_to_json(h.*) FROM policyholders h",
     "SELECT (h).email FROM policyholders h",
+    # column aliases rename by position: c is email
+    "SELECT c FROM policyholders h(a, b, c)",
+    "SELECT h.c FROM policyholders AS h(a, b, c)",
+    "SELECT * FROM policyholders h(a, b, c)",
+    "SELECT p.policy_id FROM policies p JOIN policyholders h(x, y, z) USING (x)",
     # a star the qualifier cannot expand (unknown relation next to it)
     "SELECT * FROM unknown_t, policyholders",
 ]
@@ -91,3 +96,23 @@ def test_unverifiable_queries_on_sensitive_tables_are_refused() -> None:
 
 def test_nothing_is_parsed_without_sensitive_columns() -> None:
     check_sensitive("this is not SQL", COLUMNS, set())
+
+
+@pytest.mark.parametrize(
+    ("tables", "expected"),
+    [
+        (("policyholders",), True),
+        (("public.policyholders",), True),
+        (("claims", "policies"), False),
+        (("other.policyholders",), False),
+        ((), False),
+    ],
+)
+def test_which_statements_need_the_check(tables: tuple[str, ...], expected: bool) -> None:
+    assert reads_sensitive_table(tables, SENSITIVE) is expected
+
+
+def test_a_quoted_table_name_in_capitals_still_needs_the_check() -> None:
+    # verdict tables are lower-cased; docs may name "Customers"
+    assert reads_sensitive_table(["public.customers"], {"public.Customers.email"})
+    assert reads_sensitive_table(["customers"], {"public.Customers.email"})
