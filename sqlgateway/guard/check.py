@@ -8,7 +8,9 @@
 6. node walk        every node once: class allowlist and node checks (nodes.py), function
                     calls (functions.py), relations and CTE scope (relations.py), bind
                     parameters of named queries only (parameters.py)
-7. render           SQL written from the validated tree (render.py)
+7. render           SQL written from the validated tree (render.py); first, with
+                    ``policy.star_columns``, ``*`` over a table with sensitive columns is
+                    written out as its other columns (stars.py)
 8. re-check         the rendered SQL passes 1–6 with the same tables and functions and has no
                     backslash in a plain string, so no generator quirk can change what runs
 
@@ -18,11 +20,16 @@ sqlglot's parser reads nothing else, so it would build the same tree and find th
 and functions. Whitespace between tokens reaches a tree only as the text of constructs the
 guard refuses whatever they say (commands, hints). Model SQL written in sqlglot's own spelling
 (upper-case keywords, no ``::`` casts) takes this path and pays for one parse, not two.
+
+The walk also notes, for the answer, the columns compared with string literals (literals.py,
+checked against the catalog's value domains after the verdict) and text PostgreSQL would read
+differently from its author (reinterpret.py); neither changes the verdict.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import cast
 
 from sqlglot import exp
@@ -30,27 +37,58 @@ from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard.functions import FUNCTION_NODES, check_function
+from sqlgateway.guard.literals import (
+    COMPARISON_NODES,
+    NULL_NOTE,
+    Found,
+    compared,
+    compares_with_null,
+    resolve,
+)
 from sqlgateway.guard.nodes import ALLOWED_NODES, NODE_CHECKS, refuse_node
 from sqlgateway.guard.parameters import check_parameter
 from sqlgateway.guard.parse import NESTING_HINT, parse_tokens, screen_tokens, tokenize
 from sqlgateway.guard.policy import GuardPolicy
+from sqlgateway.guard.reinterpret import reinterpretations
 from sqlgateway.guard.relations import CteScopes, check_relation
 from sqlgateway.guard.render import render
+from sqlgateway.guard.stars import expand_stars
 from sqlgateway.guard.statements import (
     check_root,
     check_statement_start,
     ordering,
     streams_rows,
 )
-from sqlgateway.guard.verdict import Verdict
+from sqlgateway.guard.verdict import Comparison, Verdict
 
 #: Tokens of strings whose meaning depends on standard_conforming_strings.
 _PLAIN_STRING_TOKENS = frozenset(
     {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.HEREDOC_STRING, TokenType.RAW_STRING}
 )
 
+#: Allowed nodes the walk notes for the answer (comparisons, stars), checking nothing.
+_NOTED_NODES = COMPARISON_NODES | {exp.Star}
 #: Allowed nodes that need no further look.
-_PLAIN_NODES = ALLOWED_NODES - NODE_CHECKS.keys() - FUNCTION_NODES - {exp.Table}
+_PLAIN_NODES = ALLOWED_NODES - NODE_CHECKS.keys() - FUNCTION_NODES - {exp.Table} - _NOTED_NODES
+#: Text that may hold a spelling reinterpret.py knows (the token scan confirms it).
+_MAYBE_REINTERPRETED = re.compile(r"\[|limit\s+\S+\s*,", re.IGNORECASE)
+
+
+@dataclasses.dataclass(slots=True)
+class Walk:
+    """What one walk over a tree found."""
+
+    tables: set[str] = dataclasses.field(default_factory=set)
+    functions: set[str] = dataclasses.field(default_factory=set)
+    #: id of each exp.Table node that reads a relation → the relation's name
+    relation_of: dict[int, str] = dataclasses.field(default_factory=dict)
+    compared: list[tuple[exp.Expr, Found]] = dataclasses.field(default_factory=list)
+    stars: list[exp.Expr] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    def comparisons(self) -> tuple[Comparison, ...]:
+        found = (resolve(item, self.relation_of, node) for node, item in self.compared)
+        return tuple(comparison for comparison in found if comparison is not None)
 
 
 def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
@@ -66,8 +104,17 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         tokens = tokenize(sql)
         source = _Statement.of(tokens, sql)  # before screening, which marks some tokens
         tree = _tree(sql, tokens)
-        tables, functions = inspect_tree(tree, policy)
+        walk = walk_tree(tree, policy)
+        tables, functions = walk.tables, walk.functions
         has_order_by, has_limit = ordering(tree)
+        comparisons = walk.comparisons() if walk.compared else ()
+        notes = (
+            *walk.notes,
+            *(reinterpretations(tokens) if _MAYBE_REINTERPRETED.search(sql) else ()),
+        )
+        omitted: list[str] = []
+        if walk.stars and policy.star_columns:
+            omitted = expand_stars(walk.stars, walk.relation_of, policy.stars_by_table)
         rendered = render(tree, backslashes="\\" in sql)
         _recheck(rendered, policy, tables, functions, source)
     except GuardError:
@@ -89,13 +136,23 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         has_order_by=has_order_by,
         has_limit=has_limit,
         streams_rows=streams_rows(tree),
+        comparisons=comparisons,
+        notes=notes,
+        stars=bool(walk.stars),
+        omitted=tuple(omitted),
     )
 
 
 def inspect_tree(tree: exp.Expr, policy: GuardPolicy) -> tuple[set[str], set[str]]:
     """Walk every node once; return (relations read, functions called) or raise."""
-    tables: set[str] = set()
-    functions: set[str] = set()
+    walk = walk_tree(tree, policy)
+    return walk.tables, walk.functions
+
+
+def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
+    """Walk every node once: check it, and note what the verdict reports; or raise."""
+    walk = Walk()
+    tables, functions = walk.tables, walk.functions
     scopes = CteScopes()
     for node in tree.walk():
         kind = type(node)
@@ -108,13 +165,24 @@ def inspect_tree(tree: exp.Expr, policy: GuardPolicy) -> tuple[set[str], set[str
             relation = check_relation(cast(exp.Table, node), policy, scopes)
             if relation is not None:
                 tables.add(relation)
+                walk.relation_of[id(node)] = relation
         elif kind in FUNCTION_NODES:
             functions.add(check_function(node, policy))
         elif kind is exp.Parameter and policy.bind_parameters:
             check_parameter(node, policy.bind_parameters)
+        elif kind is exp.Star:
+            item = node.parent if isinstance(node.parent, exp.Column) else node
+            if isinstance(item.parent, exp.Select) and item.arg_key == "expressions":
+                walk.stars.append(node)
+        elif kind in COMPARISON_NODES:
+            found = compared(node)
+            if found is not None:
+                walk.compared.append((node, found))
+            elif compares_with_null(node) and NULL_NOTE not in walk.notes:
+                walk.notes.append(NULL_NOTE)
         else:
             raise refuse_node(node)
-    return tables, functions
+    return walk
 
 
 def _tree(sql: str, tokens: list[Token]) -> exp.Expr:

@@ -4,24 +4,40 @@ Pure. sqlglot reads the text in the source dialect and writes PostgreSQL; anythi
 express in PostgreSQL is refused rather than approximated. The guard then checks the
 transpiled text like any other, so a dialect never widens what may run.
 
+A few habits sqlglot leaves as written are rewritten on the way (`_HABITS`): Oracle's
+``WHERE ROWNUM <= n`` becomes ``LIMIT n``, ``FROM dual`` goes, and T-SQL's ``+`` between
+strings becomes ``||``.
+
 >>> to_postgres("SELECT TOP 3 claim_id FROM claims", "tsql")
 'SELECT claim_id FROM claims LIMIT 3'
 """
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 from typing import Literal, get_args
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError, UnsupportedError
+from sqlglot.tokens import Tokenizer
 
 from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard.parse import MAX_NODES_BASE, MAX_NODES_PER_TOKEN
 from sqlgateway.guard.syntax import clean_problem, syntax_error
 
 __all__ = ["DEFAULT_DIALECT", "DIALECTS", "Dialect", "to_postgres"]
+
+_TEXT_TYPES = frozenset(
+    {
+        exp.DType.TEXT,
+        exp.DType.VARCHAR,
+        exp.DType.NVARCHAR,
+        exp.DType.CHAR,
+        exp.DType.NCHAR,
+    }
+)
 
 Dialect = Literal[
     "postgres", "mysql", "tsql", "sqlite", "bigquery", "snowflake", "duckdb", "oracle"
@@ -32,13 +48,12 @@ DEFAULT_DIALECT = "postgres"
 _HINT = "write the query in PostgreSQL (leave `dialect` out) or use only portable SQL"
 
 
-@lru_cache(maxsize=512)
-def _parse_bounded(sql: str, dialect: str) -> list[exp.Expr]:
+def parse_bounded(sql: str, dialect: str) -> list[exp.Expr]:
     """The statements of `sql` in `dialect`, within the guard's parser work budget: sqlglot's
     parse time grows exponentially with some nestings (ARRAY[ARRAY[…]]: seconds at depth 16),
     and this runs before the guard, on the event loop."""
     source = sqlglot.Dialect.get_or_raise(dialect)
-    tokens = source.tokenize(sql)
+    tokens = _tokenizer(source, dialect).tokenize(sql)
     parser = source.parser(
         error_level=ErrorLevel.IMMEDIATE,
         max_nodes=MAX_NODES_BASE + MAX_NODES_PER_TOKEN * len(tokens),
@@ -55,9 +70,26 @@ def _parse_bounded(sql: str, dialect: str) -> list[exp.Expr]:
         raise
 
 
-def to_postgres(sql: str, dialect: str) -> str:
+_parse_cached = lru_cache(maxsize=512)(parse_bounded)
+_THREAD = threading.local()
+
+
+def _tokenizer(source: sqlglot.Dialect, dialect: str) -> Tokenizer:
+    """One tokenizer per dialect and thread: building one costs more than tokenizing a
+    short statement (guard/parse.py does the same for PostgreSQL)."""
+    tokenizers: dict[str, Tokenizer] | None = getattr(_THREAD, "tokenizers", None)
+    if tokenizers is None:
+        tokenizers = _THREAD.tokenizers = {}
+    found = tokenizers.get(dialect)
+    if found is None:
+        found = tokenizers[dialect] = source.tokenizer()
+    return found
+
+
+def to_postgres(sql: str, dialect: str, *, cache: bool = True) -> str:
     """`sql` in `dialect`, written as PostgreSQL. SQLSyntaxError when it does not parse in
-    that dialect, RejectedError when it uses something PostgreSQL cannot express."""
+    that dialect, RejectedError when it uses something PostgreSQL cannot express. `cache`
+    False: the parse is not remembered (guesses on the error path, hints/dialects.py)."""
     if dialect == DEFAULT_DIALECT:
         return sql
     if dialect not in DIALECTS:
@@ -67,11 +99,14 @@ def to_postgres(sql: str, dialect: str) -> str:
             hint=f"use one of {', '.join(DIALECTS)}",
         )
     try:
-        trees = _parse_bounded(sql, dialect)
+        trees = (_parse_cached if cache else parse_bounded)(sql, dialect)
         for tree in trees:
             if isinstance(tree, exp.Command):
                 raise UnsupportedError(f"{tree.name.upper()} statements")
-        out = [tree.sql(dialect="postgres", unsupported_level=ErrorLevel.RAISE) for tree in trees]
+        out = [
+            _habits(tree, dialect).sql(dialect="postgres", unsupported_level=ErrorLevel.RAISE)
+            for tree in trees
+        ]
     except ParseError as error:
         raise _syntax_error(sql, dialect, error) from None
     except TokenError as error:
@@ -92,6 +127,85 @@ def to_postgres(sql: str, dialect: str) -> str:
         ) from None
     # Several statements are joined so that the guard refuses them as it would in PostgreSQL.
     return ";\n".join(out)
+
+
+def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
+    """`tree` (a copy, when something changes) with the habits sqlglot keeps rewritten."""
+    rownum = [s for s in tree.find_all(exp.Select) if _rownum_limit(s) is not None]
+    dual = [s for s in tree.find_all(exp.Select) if _from_dual(s)]
+    plus = dialect == "tsql" and any(
+        _stringy(a.this) or _stringy(a.expression) for a in tree.find_all(exp.Add)
+    )
+    if not (rownum or dual or plus):
+        return tree
+    tree = tree.copy()
+    for select in list(tree.find_all(exp.Select)):
+        found = _rownum_limit(select)
+        if found is not None:
+            condition, count = found
+            rest = [c for c in _conjuncts(select.args["where"].this) if c is not condition]
+            select.set("where", exp.Where(this=exp.and_(*rest)) if rest else None)
+            select.set("limit", exp.Limit(expression=exp.Literal.number(count)))
+        if _from_dual(select):
+            select.set("from_", None)
+    if plus:
+        for add in reversed(list(tree.find_all(exp.Add))):
+            if _stringy(add.this) or _stringy(add.expression):
+                add.replace(exp.DPipe(this=add.this, expression=add.expression, safe=True))
+    return tree
+
+
+def _conjuncts(node: exp.Expr) -> list[exp.Expr]:
+    if isinstance(node, exp.And):
+        return _conjuncts(node.this) + _conjuncts(node.expression)
+    return [node]
+
+
+def _rownum_limit(select: exp.Select) -> tuple[exp.Expr, int] | None:
+    """(the ``ROWNUM <= n`` condition, n) of a SELECT without LIMIT, or None."""
+    where = select.args.get("where")
+    if where is None or select.args.get("limit") is not None:
+        return None
+    for condition in _conjuncts(where.this):
+        if not isinstance(condition, exp.LTE | exp.LT):
+            continue
+        column, bound = condition.this, condition.expression
+        if (
+            isinstance(column, exp.Column)
+            and column.name.upper() == "ROWNUM"
+            and not column.table
+            and isinstance(bound, exp.Literal)
+            and not bound.is_string
+            and str(bound.this).isdigit()
+        ):
+            count = int(str(bound.this))
+            return condition, count - 1 if isinstance(condition, exp.LT) else count
+    return None
+
+
+def _from_dual(select: exp.Select) -> bool:
+    source = select.args.get("from_")
+    table = source.this if isinstance(source, exp.From) else None
+    return (
+        isinstance(table, exp.Table)
+        and table.name.lower() == "dual"
+        and not table.db
+        and not select.args.get("joins")
+    )
+
+
+def _stringy(node: exp.Expr | None) -> bool:
+    """A string literal, a concatenation, or a cast to a string type."""
+    if isinstance(node, exp.Literal):
+        return bool(node.is_string)
+    if isinstance(node, exp.DPipe | exp.Concat):
+        return True
+    if isinstance(node, exp.Cast):
+        to = node.args.get("to")
+        return isinstance(to, exp.DataType) and to.this in _TEXT_TYPES
+    if isinstance(node, exp.Add):
+        return _stringy(node.this) or _stringy(node.expression)
+    return False
 
 
 def _syntax_error(sql: str, dialect: str, error: ParseError) -> GuardError:

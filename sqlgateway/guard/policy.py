@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -42,6 +43,16 @@ def relation_names(values: Iterable[str]) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class StarColumns:
+    """What ``*`` shows of a table with sensitive columns: its other columns, in table order
+    (``visible``), and what it leaves out (``hidden``)."""
+
+    key: str  # schema.table, as the catalog names it
+    visible: tuple[str, ...]
+    hidden: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class GuardPolicy:
     """What a site allows on top of the built-in rules. All names are lower-cased.
 
@@ -55,6 +66,8 @@ class GuardPolicy:
       the system-schema ban.
     - ``bind_parameters``: how many bind parameters (``$1`` … ``$n``) the statement may use.
       0 for free SQL, which never may; a named query's count (guard/parameters.py).
+    - ``star_columns``: tables with sensitive columns; a ``*`` or ``t.*`` over one of them is
+      written out as its visible columns (guard/stars.py). Empty: stars stay as written.
     """
 
     extra_functions: frozenset[str] = field(default_factory=frozenset)
@@ -62,6 +75,7 @@ class GuardPolicy:
     allowed_tables: frozenset[str] = field(default_factory=frozenset)
     allowed_system_relations: frozenset[str] = field(default_factory=frozenset)
     bind_parameters: int = 0
+    star_columns: tuple[StarColumns, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_functions", function_names(self.extra_functions))
@@ -70,6 +84,11 @@ class GuardPolicy:
         object.__setattr__(
             self, "allowed_system_relations", relation_names(self.allowed_system_relations)
         )
+
+    @cached_property
+    def stars_by_table(self) -> dict[str, StarColumns]:
+        """``star_columns`` by ``schema.table``."""
+        return {entry.key: entry for entry in self.star_columns}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GuardPolicy:

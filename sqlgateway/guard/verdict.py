@@ -5,7 +5,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """A column compared with string literals (``status = 'paid'``, ``loss_type IN ('a', 'b')``,
+    ``city LIKE 'Ph%'``), as the guard's walk found it. The catalog's value domains say
+    whether such a comparison can match at all (catalog/domains.py).
+
+    - ``column``: the column's name as PostgreSQL resolves it.
+    - ``relations``: the relations it may belong to (names as the verdict's ``tables``): one
+      for a qualified column, every source of its SELECT for an unqualified one.
+    - ``operator``: ``=`` (also ``IN`` and ``= ANY (ARRAY[…])``), ``<>`` (also ``NOT IN``),
+      ``like`` or ``ilike`` (also their negations: ``negated``).
+    - ``values``: the literals, in the order written.
+    """
+
+    column: str
+    relations: tuple[str, ...]
+    operator: str
+    values: tuple[str, ...]
+    negated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """An accepted statement.
 
@@ -17,6 +38,14 @@ class Verdict:
     - ``has_limit``: the outermost query has LIMIT or FETCH (``LIMIT ALL`` does not count).
     - ``streams_rows``: one SELECT over one plain table that returns rows as it scans them
       (no join, grouping, ordering, subquery…): the resource guard's EXPLAIN cannot refuse it.
+    - ``comparisons``: columns compared with string literals (never with plain integers, which
+      the verdict cache swaps: a cached verdict's comparisons stay true for every query of
+      its shape).
+    - ``notes``: where PostgreSQL reads the text differently from what its author meant
+      (T-SQL ``[name]``, MySQL ``LIMIT offset, count``); the answer's notice says so.
+    - ``stars``: a select list holds ``*`` or ``t.*``.
+    - ``omitted``: ``table.column`` names left out of ``*`` because they are sensitive
+      (``GuardPolicy.star_columns``).
     """
 
     sql: str
@@ -25,3 +54,7 @@ class Verdict:
     has_order_by: bool
     has_limit: bool
     streams_rows: bool = False
+    comparisons: tuple[Comparison, ...] = ()
+    notes: tuple[str, ...] = ()
+    stars: bool = False
+    omitted: tuple[str, ...] = ()

@@ -26,8 +26,9 @@ from collections.abc import Callable, Hashable
 from sqlglot.tokenizer_core import Token, TokenType
 
 from sqlgateway.errors import GuardError
-from sqlgateway.guard import Verdict
+from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard.parse import tokenize
+from sqlgateway.guard.policy import StarColumns
 
 _INTEGER = re.compile(r"[0-9]{1,18}")
 
@@ -164,3 +165,29 @@ class VerdictCache:
             self._shapes.move_to_end(key)
             while len(self._shapes) > self._max_entries:
                 self._shapes.popitem(last=False)
+
+
+class StarVerdicts:
+    """Verdicts of the guard with the star columns of the current catalog
+    (``GuardPolicy.star_columns``): ``SELECT *`` over a table with sensitive columns, written
+    out without them. One VerdictCache, replaced when the star columns change."""
+
+    def __init__(
+        self,
+        guard: Callable[[str, GuardPolicy], Verdict],
+        policy: GuardPolicy,
+        max_entries: int,
+    ) -> None:
+        self._guard = guard
+        self._policy = policy
+        self._max_entries = max_entries
+        self._current: tuple[tuple[StarColumns, ...], VerdictCache] | None = None
+
+    def __call__(self, sql: str, star_columns: tuple[StarColumns, ...]) -> Verdict:
+        current = self._current
+        if current is None or current[0] != star_columns:
+            policy = dataclasses.replace(self._policy, star_columns=star_columns)
+            guard = self._guard
+            current = (star_columns, VerdictCache(lambda s: guard(s, policy), self._max_entries))
+            self._current = current
+        return current[1](sql)

@@ -33,6 +33,27 @@ def test_transpiles_to_postgres(dialect: str, sql: str, expected: str) -> None:
     assert to_postgres(sql, dialect) == expected
 
 
+@pytest.mark.parametrize(
+    ("dialect", "sql", "expected"),
+    [
+        ("oracle", "SELECT * FROM claims WHERE ROWNUM <= 5 AND status = 'paid'",
+         "SELECT * FROM claims WHERE status = 'paid' LIMIT 5"),
+        ("oracle", "SELECT claim_id FROM claims WHERE ROWNUM < 3", "SELECT claim_id FROM claims LIMIT 2"),
+        ("oracle", "SELECT SYSDATE FROM dual", "SELECT CURRENT_TIMESTAMP"),
+        ("tsql", "SELECT 'CLM-' + claim_id, a + b, claim_number + '-' + status FROM claims",
+         "SELECT 'CLM-' || claim_id, a + b, claim_number || '-' || status FROM claims"),
+        ("tsql", "SELECT 'n=' + CAST(claim_id AS VARCHAR(10)) FROM claims",
+         "SELECT 'n=' || CAST(claim_id AS VARCHAR(10)) FROM claims"),
+        ("mysql", "SELECT 1 + 2 FROM dual", "SELECT 1 + 2"),
+        ("oracle", "SELECT * FROM claims WHERE ROWNUM <= 5 ORDER BY claim_id FETCH FIRST 3 ROWS ONLY",
+         "SELECT * FROM claims WHERE ROWNUM <= 5 ORDER BY claim_id FETCH FIRST 3 ROWS ONLY"),
+    ],
+)  # fmt: skip
+def test_habits_sqlglot_keeps_are_rewritten(dialect: str, sql: str, expected: str) -> None:
+    assert to_postgres(sql, dialect) == expected
+    assert to_postgres(sql, dialect, cache=False) == expected
+
+
 def test_several_statements_stay_several_for_the_guard_to_refuse() -> None:
     assert to_postgres("SELECT 1; DELETE FROM claims", "mysql") == "SELECT 1;\nDELETE FROM claims"
 

@@ -67,7 +67,7 @@ def test_unexpected_exceptions_are_converted(monkeypatch: pytest.MonkeyPatch) ->
     def explode(*args: Any) -> Any:
         raise KeyError("bug")
 
-    monkeypatch.setattr(check, "inspect_tree", explode)
+    monkeypatch.setattr(check, "walk_tree", explode)
     with pytest.raises(RejectedError) as caught:
         check_sql("SELECT 1", GuardPolicy())
     assert caught.value.construct == "unanalysable query"

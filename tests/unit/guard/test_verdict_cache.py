@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
-from sqlgateway.guard.verdict_cache import VerdictCache
+from sqlgateway.guard.policy import StarColumns
+from sqlgateway.guard.verdict_cache import StarVerdicts, VerdictCache
 
 ACCEPTED = [e["sql"] for e in load_corpus("accepted")]
 REFUSED = [e["sql"] for e in load_corpus("refused")]
@@ -149,3 +150,25 @@ def test_a_template_that_does_not_give_back_the_guards_sql_is_not_used() -> None
         sql = f"SELECT claim_id FROM claims WHERE claim_id = {n} OR policy_id = {n}"
         assert cache(sql).sql.endswith(f"'{2 * n}' <> ''")
     assert cache.hits == 0
+
+
+def test_comparisons_and_notes_stay_true_on_a_hit() -> None:
+    cache = VerdictCache(guard, 10)
+    cache("SELECT [status] FROM claims WHERE loss_type = 'flood' AND claim_id = 1 LIMIT 1, 2")
+    hit = cache("SELECT [status] FROM claims WHERE loss_type = 'flood' AND claim_id = 9 LIMIT 3, 4")
+    assert cache.hits == 1
+    assert hit == guard(
+        "SELECT [status] FROM claims WHERE loss_type = 'flood' AND claim_id = 9 LIMIT 3, 4"
+    )
+    assert hit.comparisons and hit.notes
+
+
+def test_star_verdicts_follow_the_star_columns_of_the_catalog() -> None:
+    checks = StarVerdicts(check_sql, GuardPolicy(), 10)
+    holders = (StarColumns("public.policyholders", ("policyholder_id",), ("email",)),)
+    first = checks("SELECT * FROM policyholders WHERE policyholder_id = 1", holders)
+    assert first.omitted == ("policyholders.email",) and "email" not in first.sql
+    again = checks("SELECT * FROM policyholders WHERE policyholder_id = 2", holders)
+    assert again.sql.endswith("= 2") and again.omitted == first.omitted
+    wider = (StarColumns("public.policyholders", ("policyholder_id", "city"), ("email",)),)
+    assert '"city"' in checks("SELECT * FROM policyholders", wider).sql

@@ -1,0 +1,156 @@
+"""Columns compared with string literals, as the guard's walk meets them.
+
+Pure. The walk hands every ``=``, ``<>``, ``IN``, ``LIKE`` and ``ILIKE`` node to `compared`;
+those that compare one column (possibly cast, or in parentheses) with string literals are
+kept, and once the walk is over `resolve` names the relations each column may belong to. The
+catalog's value domains then tell whether the comparison can match (catalog/domains.py):
+``loss_type = 'flood'`` cannot, and the answer says so instead of a silent zero.
+
+>>> import sqlglot
+>>> tree = sqlglot.parse_one("SELECT 1 FROM claims c WHERE c.status IN ('paid', 'x')", "postgres")
+>>> found = [compared(node) for node in tree.find_all(exp.In)]
+>>> found[0][1], found[0][2]
+('=', ('paid', 'x'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlglot import exp
+
+from sqlgateway.guard.names import fold
+from sqlgateway.guard.verdict import Comparison
+
+#: Node classes the walk hands to `compared`.
+COMPARISON_NODES: frozenset[type[exp.Expr]] = frozenset(
+    {exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike}
+)
+#: Longest literal kept: longer ones are no model's idea of a category value.
+MAX_LITERAL_CHARS = 200
+_MAX_VALUES = 50
+
+Found = tuple[exp.Column, str, tuple[str, ...], bool]
+
+NULL_NOTE = (
+    "= NULL and <> NULL are never true (NULL is unknown), so they match no row: write "
+    "IS NULL or IS NOT NULL"
+)
+
+
+def compares_with_null(node: exp.Expr) -> bool:
+    """``x = NULL`` or ``x <> NULL``: a silent zero in PostgreSQL."""
+    return isinstance(node, exp.EQ | exp.NEQ) and (
+        isinstance(node.args.get("this"), exp.Null)
+        or isinstance(node.args.get("expression"), exp.Null)
+    )
+
+
+def compared(node: exp.Expr) -> Found | None:
+    """(column, operator, values, negated) when `node` compares one column with string
+    literals only, else None."""
+    negated = isinstance(node.parent, exp.Not) != bool(node.args.get("negate"))
+    if isinstance(node, exp.In):
+        column = _column(node.this)
+        if column is None or node.args.get("query") or node.args.get("unnest"):
+            return None
+        values = [_string(item) for item in node.expressions[:_MAX_VALUES]]
+        if not values or len(node.expressions) > _MAX_VALUES:
+            return None
+        strings = tuple(value for value in values if value is not None)
+        if len(strings) != len(values):
+            return None
+        return column, "<>" if negated else "=", strings, False
+    left, right = node.args.get("this"), node.args.get("expression")
+    if isinstance(node, exp.EQ | exp.NEQ) and isinstance(right, exp.Any | exp.All):
+        array = right.this.this if isinstance(right.this, exp.Paren) else right.this
+        column = _column(left)
+        if (
+            column is None
+            or not isinstance(array, exp.Array)
+            or len(array.expressions) > _MAX_VALUES
+        ):
+            return None
+        values = [_string(item) for item in array.expressions]
+        strings = tuple(value for value in values if value is not None)
+        if not strings or len(strings) != len(values):
+            return None
+        equal = isinstance(node, exp.EQ) and isinstance(right, exp.Any)
+        if not equal and not (isinstance(node, exp.NEQ) and isinstance(right, exp.All)):
+            return None
+        return column, "=" if equal != negated else "<>", strings, False
+    column, value = _column(left), _string(right)
+    if column is None or value is None:
+        if isinstance(node, exp.Like | exp.ILike):
+            return None  # 'x' LIKE col: the pattern is the column
+        column, value = _column(right), _string(left)
+    if column is None or value is None:
+        return None
+    if isinstance(node, exp.Like | exp.ILike):
+        if node.args.get("escape") is not None:
+            return None
+        return column, "ilike" if isinstance(node, exp.ILike) else "like", (value,), negated
+    equal = isinstance(node, exp.EQ) != negated
+    return column, "=" if equal else "<>", (value,), False
+
+
+def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Comparison | None:
+    """The comparison `found` at `node`, with the relations its column may belong to, or None
+    when no relation can be named (a CTE, a subquery, an unknown alias)."""
+    column, operator, values, negated = found
+    qualifier = column.args.get("table")
+    name = fold(column.this)
+    select = node.find_ancestor(exp.Select)
+    while select is not None:
+        named = sources(select)
+        if qualifier is None:
+            relations = tuple(relation_of.get(id(source), "") for _, source in named)
+            if not relations or "" in relations:
+                return None
+            return Comparison(name, relations, operator, values, negated)
+        wanted = fold(qualifier)
+        for alias, source in named:
+            if alias == wanted:
+                relation = relation_of.get(id(source))
+                if relation is None:
+                    return None
+                return Comparison(name, (relation,), operator, values, negated)
+        select = select.find_ancestor(exp.Select)  # a correlated reference
+    return None
+
+
+def sources(select: exp.Select) -> list[tuple[str, exp.Expr]]:
+    """(alias as PostgreSQL resolves it, source node) of the FROM list and joins of `select`;
+    the alias is "" for a source without a name."""
+    found: list[tuple[str, exp.Expr]] = []
+    from_ = select.args.get("from_")
+    items = [from_.this] if isinstance(from_, exp.From) else []
+    items += [join.this for join in select.args.get("joins") or ()]
+    for item in items:
+        alias = item.args.get("alias")
+        if isinstance(alias, exp.TableAlias) and alias.this is not None:
+            found.append((fold(alias.this), item))
+        elif isinstance(item, exp.Table) and isinstance(item.this, exp.Identifier):
+            found.append((fold(item.this), item))
+        else:
+            found.append(("", item))
+    return found
+
+
+def _column(node: exp.Expr | None) -> exp.Column | None:
+    while isinstance(node, exp.Paren | exp.Cast):
+        node = node.this
+    if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
+        return node
+    return None
+
+
+def _string(node: exp.Expr | None) -> str | None:
+    """The value of a plain or dollar-quoted string literal; None for anything else, and for
+    strings with a backslash (written back as E'…' strings, whose text is escaped)."""
+    while isinstance(node, exp.Paren | exp.Cast):
+        node = node.this
+    if (isinstance(node, exp.Literal) and node.is_string) or isinstance(node, exp.RawString):
+        text = str(node.this)
+        return text if len(text) <= MAX_LITERAL_CHARS and "\\" not in text else None
+    return None

@@ -1,0 +1,117 @@
+"""The guard's walk notes columns compared with string literals, and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from sqlgateway.guard import GuardPolicy, check_sql
+from sqlgateway.guard.literals import NULL_NOTE
+from sqlgateway.guard.verdict import Comparison
+
+POLICY = GuardPolicy()
+
+
+def comparisons(sql: str) -> tuple[Comparison, ...]:
+    return check_sql(sql, POLICY).comparisons
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (
+            "SELECT 1 FROM claims WHERE status = 'paid'",
+            ("status", ("claims",), "=", ("paid",), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE 'paid' = status",
+            ("status", ("claims",), "=", ("paid",), False),
+        ),
+        ("SELECT 1 FROM claims WHERE status <> 'x'", ("status", ("claims",), "<>", ("x",), False)),
+        (
+            "SELECT 1 FROM claims WHERE NOT status = 'x'",
+            ("status", ("claims",), "<>", ("x",), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status IN ('a', 'b')",
+            ("status", ("claims",), "=", ("a", "b"), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status NOT IN ('a')",
+            ("status", ("claims",), "<>", ("a",), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status = ANY (ARRAY['a', 'b'])",
+            ("status", ("claims",), "=", ("a", "b"), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE loss_type LIKE 'f%'",
+            ("loss_type", ("claims",), "like", ("f%",), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE loss_type NOT ILIKE 'f%'",
+            ("loss_type", ("claims",), "ilike", ("f%",), True),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status::text = 'x'",
+            ("status", ("claims",), "=", ("x",), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status = 'x'::claim_status",
+            ("status", ("claims",), "=", ("x",), False),
+        ),
+        ("SELECT 1 FROM claims WHERE status = $$x$$", ("status", ("claims",), "=", ("x",), False)),
+        (
+            "SELECT 1 FROM claims c WHERE c.status = 'x'",
+            ("status", ("claims",), "=", ("x",), False),
+        ),
+        (
+            "SELECT 1 FROM public.claims WHERE status = 'x'",
+            ("status", ("public.claims",), "=", ("x",), False),
+        ),
+        (
+            "SELECT 1 FROM claims c JOIN policies p USING (policy_id) WHERE status = 'x'",
+            ("status", ("claims", "policies"), "=", ("x",), False),
+        ),
+        (
+            "SELECT 1 FROM policies p WHERE EXISTS (SELECT 1 FROM claims c WHERE p.product = 'car')",
+            ("product", ("policies",), "=", ("car",), False),
+        ),
+    ],
+)
+def test_comparisons_name_the_column_its_relations_and_the_values(
+    sql: str, expected: tuple[object, ...]
+) -> None:
+    assert comparisons(sql) == (Comparison(*expected),)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1 FROM claims WHERE claim_id = 5",  # integers are the cache's to swap
+        "SELECT 1 FROM claims WHERE amount_claimed > 1.5",
+        "SELECT 1 FROM claims WHERE lower(status::text) = 'paid'",  # a function of the column
+        "SELECT 1 FROM claims WHERE status IN (SELECT 'x')",
+        "SELECT 1 FROM claims WHERE status IN ('a', loss_type)",
+        "SELECT 1 FROM claims WHERE description LIKE '%a\\%b%'",  # backslash: written as E''
+        "SELECT 1 FROM claims WHERE 'x' LIKE description",
+        "WITH x AS (SELECT status FROM claims) SELECT 1 FROM x WHERE status = 'y'",
+        "SELECT 1 FROM (SELECT status FROM claims) s WHERE s.status = 'y'",
+        "SELECT 1 FROM claims c WHERE z.status = 'y'",
+        "SELECT 'a' = 'b'",
+        "SELECT 1 FROM claims WHERE reported_at > 'today'",  # orderings: no domain to check
+    ],
+)
+def test_what_cannot_be_checked_against_a_column_is_not_noted(sql: str) -> None:
+    assert comparisons(sql) == ()
+
+
+def test_equality_with_null_is_noted() -> None:
+    assert check_sql("SELECT 1 FROM claims WHERE adjuster_id = NULL", POLICY).notes == (NULL_NOTE,)
+    assert check_sql("SELECT 1 FROM claims WHERE NULL <> adjuster_id", POLICY).notes == (NULL_NOTE,)
+    assert check_sql("SELECT 1 FROM claims WHERE adjuster_id IS NULL", POLICY).notes == ()
+
+
+def test_notes_do_not_change_what_runs() -> None:
+    plain = check_sql("SELECT claim_id FROM claims WHERE status = 'x'", POLICY)
+    assert plain.sql == "SELECT claim_id FROM claims WHERE status = 'x'"
+    assert plain.tables == ("claims",) and plain.functions == ()
