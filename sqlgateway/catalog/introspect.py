@@ -1,4 +1,5 @@
-"""Reading the live catalog: the tables the role may read, their columns, keys and comments.
+"""Reading the live catalog: the tables the role may read, their columns, keys, comments and
+single-column CHECK constraints (catalog/domains.py reads value domains out of those).
 
 Everything runs inside ``BEGIN READ ONLY`` with a local statement timeout and ends in
 ROLLBACK, on whatever connection the caller hands in (the gateway's pool, or a CLI's own
@@ -32,6 +33,7 @@ class LiveColumn:
     comment: str | None
     enum_values: tuple[str, ...] = ()  # labels, when the type is an enum
     text_like: bool = False  # a string or enum type: worth sampling for allowed values
+    checks: tuple[str, ...] = ()  # CHECK expressions on this column alone, as pg_get_expr
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,15 @@ ORDER BY con.conrelid, con.conname
 """
 
 
+_CHECKS = """
+SELECT con.conrelid AS oid, a.attname AS name, pg_get_expr(con.conbin, con.conrelid) AS expr
+FROM pg_catalog.pg_constraint con
+JOIN pg_catalog.pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = con.conkey[1]
+WHERE con.conrelid = ANY($1::oid[]) AND con.contype = 'c' AND cardinality(con.conkey) = 1
+ORDER BY con.conrelid, con.conname
+"""
+
+
 @asynccontextmanager
 async def read_only(conn: Connection, timeout_ms: int) -> AsyncIterator[None]:
     """A READ ONLY transaction with a local statement timeout, always rolled back."""
@@ -134,6 +145,10 @@ async def read_live_tables(
         oids = [row["oid"] for row in rows]
         columns = await conn.fetch(_COLUMNS, oids)
         keys = await conn.fetch(_KEYS, oids)
+        checks = await conn.fetch(_CHECKS, oids)
+    checks_of: dict[tuple[int, str], list[str]] = {}
+    for check in checks:
+        checks_of.setdefault((check["oid"], check["name"]), []).append(check["expr"])
     by_table: dict[int, list[LiveColumn]] = {oid: [] for oid in oids}
     for col in columns:
         by_table[col["oid"]].append(
@@ -144,6 +159,7 @@ async def read_live_tables(
                 comment=col["comment"],
                 enum_values=tuple(col["enum_values"] or ()),
                 text_like=bool(col["text_like"]),
+                checks=tuple(checks_of.get((col["oid"], col["name"]), ())),
             )
         )
     primary: dict[int, tuple[str, ...]] = {}

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from sqlgateway.catalog.domains import Domain, domain_of
 from sqlgateway.catalog.introspect import LiveTable
 from sqlgateway.catalog.schema_docs import DEFAULT_SCHEMA, ExampleDoc, SchemaDocs, TableDoc
+from sqlgateway.guard.policy import StarColumns
 from sqlgateway.named.docs import QueryDoc
 
 
@@ -29,6 +31,22 @@ class ColumnInfo:
     examples: tuple[Any, ...] = ()
     sensitive: bool = False
     references: str | None = None  # "schema.table.column" of a single-column foreign key
+    aliases: tuple[str, ...] = ()  # other names people use for it (schema docs)
+    enum_values: tuple[str, ...] = ()  # labels, when the live type is an enum
+    checks: tuple[str, ...] = ()  # CHECK expressions on this column alone (live)
+
+    @cached_property
+    def domain(self) -> Domain | None:
+        """What its values can be (catalog/domains.py); None when unknown or sensitive."""
+        if self.sensitive:
+            return None
+        return domain_of(
+            column=self.name,
+            enum_values=self.enum_values,
+            checks=self.checks,
+            allowed_values=self.allowed_values,
+            examples=self.examples,
+        )
 
 
 @dataclass(frozen=True)
@@ -43,6 +61,7 @@ class TableInfo:
     columns: tuple[ColumnInfo, ...]
     foreign_keys: tuple[str, ...]  # "(a, b) -> schema.table(c, d)"
     live: bool  # exists in the database (False: documented only)
+    aliases: tuple[str, ...] = ()  # other names people use for it (schema docs)
 
     @property
     def key(self) -> str:
@@ -82,6 +101,60 @@ class Catalog:
     @cached_property
     def sensitive(self) -> frozenset[str]:
         return frozenset(f"{t.key}.{c.name}" for t in self.tables for c in t.columns if c.sensitive)
+
+    def memo(self, name: str, most: int = 1_024) -> dict[Any, Any]:
+        """A cache that lives as long as this catalog (what is derived from it and worth
+        keeping between requests), emptied when it reaches `most` entries."""
+        memos: dict[str, dict[Any, Any]] = self._memos
+        found = memos.setdefault(name, {})
+        if len(found) >= most:
+            found.clear()
+        return found
+
+    @cached_property
+    def _memos(self) -> dict[str, dict[Any, Any]]:
+        return {}
+
+    @cached_property
+    def star_columns(self) -> tuple[StarColumns, ...]:
+        """What ``*`` may show of each live table with sensitive columns."""
+        return tuple(
+            StarColumns(
+                t.key,
+                tuple(c.name for c in t.columns if not c.sensitive),
+                tuple(c.name for c in t.columns if c.sensitive),
+            )
+            for t in self.tables
+            if t.live and any(c.sensitive for c in t.columns)
+        )
+
+    @cached_property
+    def sensitive_tables(self) -> frozenset[str]:
+        """``schema.table`` of the tables with sensitive columns."""
+        return frozenset(name.rpartition(".")[0] for name in self.sensitive)
+
+    @cached_property
+    def value_owners(self) -> dict[str, tuple[str, ...]]:
+        """A listed value (lower case) → ``table.column`` of every column whose domain lists
+        it: "'auto' is a value of policies.product"."""
+        owners: dict[str, list[str]] = {}
+        for table in self.tables:
+            for column in table.columns:
+                domain = column.domain
+                for value in domain.values if domain else ():
+                    owners.setdefault(value.lower(), []).append(f"{table.shown_name}.{column.name}")
+        return {value: tuple(names) for value, names in owners.items()}
+
+    @cached_property
+    def columns_by_relation(self) -> dict[str, dict[str, ColumnInfo]]:
+        """Relation name as a verdict names it (``table`` or ``schema.table``, lower case) →
+        column name → column: the lookup of the success path's value-domain check."""
+        found: dict[str, dict[str, ColumnInfo]] = {}
+        for table in self.tables:
+            columns = {column.name: column for column in table.columns}
+            for name in (table.key.lower(), table.name.lower()):
+                found.setdefault(name, columns)
+        return found
 
 
 def merge(docs: SchemaDocs | None, live: tuple[LiveTable, ...] | None) -> Catalog:
@@ -133,6 +206,9 @@ def _merge_table(table: LiveTable, doc: TableDoc | None) -> TableInfo:
                 examples=tuple(cdoc.examples) if cdoc else (),
                 sensitive=bool(cdoc and cdoc.sensitive),
                 references=references.get(column.name),
+                aliases=tuple(cdoc.aliases) if cdoc else (),
+                enum_values=column.enum_values,
+                checks=column.checks,
             )
         )
     return TableInfo(
@@ -149,6 +225,7 @@ def _merge_table(table: LiveTable, doc: TableDoc | None) -> TableInfo:
             for fk in table.foreign_keys
         ),
         live=True,
+        aliases=tuple(doc.aliases) if doc else (),
     )
 
 
@@ -171,9 +248,11 @@ def _doc_only(key: str, doc: TableDoc) -> TableInfo:
                 allowed_values=dict(c.allowed_values),
                 examples=tuple(c.examples),
                 sensitive=c.sensitive,
+                aliases=tuple(c.aliases),
             )
             for c in doc.columns
         ),
         foreign_keys=(),
         live=False,
+        aliases=tuple(doc.aliases),
     )

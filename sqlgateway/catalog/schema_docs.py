@@ -50,14 +50,26 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _names(value: Any) -> Any:
+    """One name or a list of names (`aliases:`), as a list of non-empty strings."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list):
+        return [_text(item).strip() for item in value if _text(item).strip()]
+    return value
+
+
 class ColumnDoc(_Doc):
     name: str = Field(min_length=1)
     type: str | None = None
+    aliases: list[str] = Field(default_factory=list)
     description: str | None = None
     unit: str | None = None
     allowed_values: dict[str, str] = Field(default_factory=dict)
     examples: list[Any] = Field(default_factory=list)
     sensitive: bool = False
+
+    _aliases = field_validator("aliases", mode="before")(_names)
 
     @field_validator("allowed_values", mode="before")
     @classmethod
@@ -72,10 +84,13 @@ class ColumnDoc(_Doc):
 
 class TableDoc(_Doc):
     name: str = Field(min_length=1)
+    aliases: list[str] = Field(default_factory=list)
     purpose: str | None = None
     rows: int | str | None = None
     primary_key: list[str] = Field(default_factory=list)
     columns: list[ColumnDoc] = Field(default_factory=list)
+
+    _aliases = field_validator("aliases", mode="before")(_names)
 
     @field_validator("primary_key", mode="before")
     @classmethod

@@ -64,6 +64,24 @@ tables:
 """
 
 
+def test_aliases_are_a_list_or_one_name(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "    purpose: One row per order.", "    aliases: [purchases, ' sales ', '']"
+    ).replace("      - name: state", "      - name: state\n        aliases: status")
+    orders = load_schema_docs(_write(tmp_path, text)).tables["public.orders"]
+    assert orders.aliases == ["purchases", "sales"]
+    assert orders.columns[1].aliases == ["status"]
+    assert orders.columns[0].aliases == []
+
+
+def test_the_demo_docs_give_aliases_to_every_table() -> None:
+    docs = load_schema_docs(demo_docs_dir())
+    assert all(table.aliases for table in docs.tables.values())
+    claims = docs.tables["public.claims"]
+    reported_at = next(c for c in claims.columns if c.name == "reported_at")
+    assert "created_at" in reported_at.aliases
+
+
 def test_a_minimal_file_loads_and_lists_become_value_maps(tmp_path: Path) -> None:
     docs = load_schema_docs(_write(tmp_path, GOOD))
     orders = docs.tables["public.orders"]
@@ -100,6 +118,11 @@ def test_a_minimal_file_loads_and_lists_become_value_maps(tmp_path: Path) -> Non
             "primary_key ['id'] is not among its columns",
         ),
         (GOOD.replace("  - name: orders", "  - nme: orders"), 4, "tables.0.name: Field required"),
+        (
+            GOOD.replace("    purpose: One row per order.", "    aliases: {a: b}"),
+            5,
+            "tables.0.aliases: Input should be a valid list",
+        ),
         (GOOD + "  - name: [unclosed\n", 13, "invalid YAML"),
         ("- just\n- a list\n", 1, "expected a mapping"),
     ],

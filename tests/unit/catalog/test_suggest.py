@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from sqlgateway.catalog.model import merge
+import pytest
+from demo_catalog import demo_catalog
+
+from sqlgateway.catalog.model import TableInfo, merge
 from sqlgateway.catalog.schema_docs import load_schema_docs
-from sqlgateway.catalog.suggest import closest, column_hint, split_name, table_hint, unknown_name_at
+from sqlgateway.catalog.suggest import (
+    closest,
+    column_hint,
+    json_key_hint,
+    score,
+    split_name,
+    table_hint,
+    unknown_name_at,
+)
+from sqlgateway.catalog.words import singular, terms
 from sqlgateway.demo.files import demo_docs_dir
 
 CATALOG = merge(load_schema_docs(demo_docs_dir()), None)
@@ -45,3 +57,86 @@ def test_sensitive_columns_are_never_suggested() -> None:
     assert holders is not None
     hint = column_hint("emial", [holders], CATALOG)
     assert "email" not in hint
+
+
+# -- by meaning ------------------------------------------------------------------------------
+
+LIVE = demo_catalog()
+
+
+def columns_of(name: str) -> list[TableInfo]:
+    table = LIVE.find(name)
+    assert table is not None
+    return [table]
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "meant"),
+    [
+        ("amount", "claims", ["claims.amount_claimed", "claims.amount_approved"]),
+        ("created_at", "claims", ["claims.reported_at"]),  # an alias
+        ("claim_date", "claims", ["claims.reported_at"]),  # then claim_id, by spelling
+        ("claimDate", "claims", ["claims.reported_at"]),
+        ("premium", "policies", ["policies.premium_cents"]),  # a name part
+        ("Premiums", "policies", ["policies.premium_cents"]),
+        ("stauts", "claims", ["claims.status"]),  # spelling
+        ("dob", "policyholders", ["policyholders.date_of_birth"]),
+    ],
+)
+def test_columns_are_matched_by_meaning(name: str, table: str, meant: list[str]) -> None:
+    hint = column_hint(name, columns_of(table), LIVE)
+    assert hint.startswith(f"did you mean {' or '.join(meant)}"), hint
+
+
+@pytest.mark.parametrize(
+    ("name", "table", "owner", "join"),
+    [
+        ("product", "claims", "policies.product", "claims c JOIN policies p USING (policy_id)"),
+        ("customer_id", "claims", "policyholders.policyholder_id", "JOIN policies"),
+        ("policyholder_id", "claims", "policies.policyholder_id", "JOIN policies"),
+        ("region", "claims", "adjusters.region", "LEFT JOIN adjusters"),
+        ("dob", "claims", "policyholders.date_of_birth", "JOIN policyholders"),
+    ],
+)
+def test_a_column_of_another_table_is_named_with_its_join(
+    name: str, table: str, owner: str, join: str
+) -> None:
+    hint = column_hint(name, columns_of(table), LIVE)
+    assert hint.startswith(f"{name} is not a column of {table}; {owner} is: join"), hint
+    assert join in hint
+
+
+def test_json_keys_are_named_with_their_access_path() -> None:
+    assert "details->>'channel'" in column_hint("channel", columns_of("claims"), LIVE)
+    assert "details->'vehicle'->>'make'" in column_hint("make", columns_of("claims"), LIVE)
+    assert json_key_hint("nothing_like_it", columns_of("claims")) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("customers", "policyholders"),
+        ("clients", "policyholders"),
+        ("claim_history", "claim_events"),
+        ("ClaimHistory", "claim_events"),
+        ("payouts", "payments"),
+        ("policy", "policies"),
+    ],
+)
+def test_tables_are_matched_by_meaning(name: str, meant: str) -> None:
+    assert table_hint(name, LIVE).startswith(f"did you mean {meant}"), table_hint(name, LIVE)
+
+
+def test_a_foreign_schema_or_database_prefix_names_the_right_schema() -> None:
+    assert table_hint("dbo.claims", LIVE).startswith(
+        "claims is in schema public of this database, not schema dbo: write claims"
+    )
+    assert "write claims" in table_hint("claims_demo.public.claims", LIVE)
+    assert table_hint("public.claimz", LIVE).startswith("did you mean claims")
+
+
+def test_words_and_scores() -> None:
+    assert terms("ClaimHistories") == ["claim", "history"] and singular("statuses") == "status"
+    assert score("customers", "policyholders", ["customers"]) == 1.0
+    assert score("x", "claims") == 0.0
+    assert score("emial", "email", spelling=False) == 0.0
