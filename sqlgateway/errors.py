@@ -27,6 +27,9 @@ from typing import Any, ClassVar
 
 import orjson
 
+#: Longest `hint` a response carries; longer hints are clipped with a marker.
+MAX_HINT_CHARS = 1_000
+
 
 class GatewayError(Exception):
     status_code: ClassVar[int] = 500
@@ -48,16 +51,25 @@ class GatewayError(Exception):
         self.position = position
         self.headers = headers or {}
 
-    def add_hint(self, text: str) -> None:
-        """Append `text` to the hint (the one way hints grow: "first; second")."""
+    def add_hint(self, text: str, *, first: bool = False) -> None:
+        """Append `text` to the hint (the one way hints grow: "first; second"); `first`:
+        put it before the hint there is (a specific fix before a generic one)."""
         if not text:
             return
-        self.hint = f"{self.hint.rstrip().rstrip('.')}; {text}" if self.hint else text
+        if not self.hint:
+            self.hint = text
+        elif first:
+            self.hint = f"{text.rstrip().rstrip('.')}; {self.hint}"
+        else:
+            self.hint = f"{self.hint.rstrip().rstrip('.')}; {text}"
 
     def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.hint is not None:
-            error["hint"] = self.hint
+            hint = self.hint
+            if len(hint) > MAX_HINT_CHARS:
+                hint = hint[: MAX_HINT_CHARS - 1] + "…"
+            error["hint"] = hint
         if self.sqlstate is not None:
             error["sqlstate"] = self.sqlstate
         if self.position is not None:

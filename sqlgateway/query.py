@@ -1,6 +1,6 @@
-"""One query's way, whatever protocol asked: dialect → guard → sensitive columns → executor
-→ did-you-mean hints. `POST /query` (api/query.py) and every other front end call `answer`;
-named queries (sqlgateway/named/answer.py) join the way at `run_plan`.
+"""One query's way, whatever protocol asked: dialect → guard → sensitive columns → notices →
+executor; on a refusal, hints. `POST /query` (api/query.py) and every other front end call
+`answer`; named queries (sqlgateway/named/answer.py) join the way at `run_plan`.
 
 The caller has authenticated the request and holds its `RequestRecord` (filled in here as
 the query goes) and its `DbScope` (the role and row-level-security settings it runs with).
@@ -11,6 +11,7 @@ services.audit.commit(record.event())` before its answer leaves (HTTP: `http.rel
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import TYPE_CHECKING
 
@@ -19,13 +20,15 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from sqlgateway.auth.scoping import DbScope
-from sqlgateway.catalog.suggest import column_hint, table_hint, unknown_name_at
+from sqlgateway.catalog.model import Catalog
 from sqlgateway.db.encode import EncodedResult, clip_text
 from sqlgateway.db.executor import QueryPlan
-from sqlgateway.errors import ForbiddenError, GatewayError, UnknownColumnError, UnknownTableError
+from sqlgateway.errors import ForbiddenError, GatewayError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, Dialect, to_postgres
-from sqlgateway.guard.sensitive import check_sensitive
+from sqlgateway.guard.sensitive import check_sensitive, reads_sensitive_table
+from sqlgateway.hints.explain import Attempt, hints_for
+from sqlgateway.hints.notices import answer_notices, joined, needs_catalog
 from sqlgateway.http.record import (
     OK,
     TRUNCATED,
@@ -39,10 +42,13 @@ if TYPE_CHECKING:
 
 __all__ = ["QueryRequest", "answer", "check_free_sql", "run_plan"]
 
-#: Statements up to this length are checked on the event loop (typically < 0.5 ms).
+#: Statements up to this length are checked (and explained) on the event loop (typically
+#: < 0.5 ms); longer ones in a worker thread.
 GUARD_INLINE_MAX_CHARS = 2_000
 #: Longest executed SQL echoed in a response (`sql`); longer texts are clipped with a marker.
 MAX_ECHOED_SQL_CHARS = 4_000
+#: Error codes that mean "this SQL": they get hints.
+_HINTED_CODES = frozenset({"rejected", "syntax_error", "query_error"})
 
 
 class QueryRequest(BaseModel):
@@ -63,27 +69,37 @@ class QueryRequest(BaseModel):
 async def answer(
     services: Services, query: QueryRequest, record: RequestRecord, scope: DbScope
 ) -> EncodedResult:
-    """Check and run `query` for the caller `record` describes; GatewayError when refused."""
+    """Check and run `query` for the caller `record` describes; GatewayError when refused
+    (with hints that name the fix)."""
     check_free_sql(services)
     record.sql_received = query.sql
-    record.dialect = query.dialect or DEFAULT_DIALECT
+    dialect = query.dialect or DEFAULT_DIALECT
+    record.dialect = dialect
     record.db_role = scope.role
-    if query.dialect is None or query.dialect == DEFAULT_DIALECT:
-        verdict = await _approve(services, query.sql, record)
-        return await run_plan(services, _plan(verdict, query, record, scope), verdict, record)
-    started = time.perf_counter()
-    sql = to_postgres(query.sql, query.dialect)
-    record.guard_ms = (time.perf_counter() - started) * 1000  # translation counts as guard
+    attempt = Attempt(text=query.sql, dialect=dialect, sql=query.sql)
     try:
-        verdict = await _approve(services, sql, record)
-        # the executed SQL leads the body, inside the same budget as the rows
-        echoed = _echoed(verdict.sql, services.settings.max_response_chars)
-        plan = _plan(verdict, query, record, scope, echo_sql=echoed)
-        return await run_plan(services, plan, verdict, record)
+        if dialect == DEFAULT_DIALECT:
+            verdict = attempt.verdict = await _approve(services, query.sql, record)
+            plan = _plan(verdict, query, record, scope, await _notice(services, verdict))
+            return await _run(services, plan, record)
+        started = time.perf_counter()
+        sql = attempt.sql = to_postgres(query.sql, dialect)
+        record.guard_ms = (time.perf_counter() - started) * 1000  # translation counts as guard
+        try:
+            verdict = attempt.verdict = await _approve(services, sql, record)
+            # the executed SQL leads the body, inside the same budget as the rows
+            echoed = _echoed(verdict.sql, services.settings.max_response_chars)
+            notice = await _notice(services, verdict)
+            plan = _plan(verdict, query, record, scope, notice, echo_sql=echoed)
+            return await _run(services, plan, record)
+        except GatewayError as error:
+            if error.status_code == 400:
+                shown = clip_text(sql, MAX_ECHOED_SQL_CHARS)
+                error.add_hint(f"the {dialect} SQL was translated to PostgreSQL as: {shown}")
+            raise
     except GatewayError as error:
-        if error.status_code == 400:
-            shown = clip_text(sql, MAX_ECHOED_SQL_CHARS)
-            error.add_hint(f"the {query.dialect} SQL was translated to PostgreSQL as: {shown}")
+        if error.code in _HINTED_CODES:
+            await _explain(services, error, attempt)
         raise
 
 
@@ -100,25 +116,73 @@ def check_free_sql(services: Services) -> None:
 
 
 async def _approve(services: Services, sql: str, record: RequestRecord) -> Verdict:
-    """The guard's verdict, then the sensitive-column check when sensitive columns exist.
-
-    Long statements are checked in a worker thread: parsing adversarial text can take a
-    second of CPU, which must not stall every other request on the event loop."""
+    """The verdict on `sql` (`_verdict`). Long statements are checked in a worker thread:
+    parsing adversarial text can take a second of CPU, which must not stall every other
+    request on the event loop."""
     started = time.perf_counter()
     try:
+        catalog = await services.catalog.get() if services.sensitive else None
+        check = functools.partial(_verdict, services, catalog)
         if len(sql) > GUARD_INLINE_MAX_CHARS:
-            verdict = await anyio.to_thread.run_sync(services.check_sql, sql)
+            verdict = await anyio.to_thread.run_sync(check, sql)
         else:
-            verdict = services.check_sql(sql)
+            verdict = check(sql)
         record.sql_executed = verdict.sql
         record.tables = verdict.tables
         record.functions = verdict.functions
-        if services.sensitive:  # only when configured: costs nothing otherwise
-            catalog = await services.catalog.get()
-            check_sensitive(verdict.sql, catalog.column_map, services.sensitive)
     finally:
         record.guard_ms = (record.guard_ms or 0.0) + (time.perf_counter() - started) * 1000
     return verdict
+
+
+def _verdict(services: Services, catalog: Catalog | None, sql: str) -> Verdict:
+    """The guard's verdict, then, when sensitive columns exist and the statement reads a table
+    that has some, ``*`` written out without them and the sensitive-column check."""
+    verdict = services.check_sql(sql)
+    if catalog is None or not services.sensitive:
+        return verdict
+    if not reads_sensitive_table(verdict.tables, services.sensitive):
+        return verdict  # the check would find no table with sensitive columns
+    if verdict.stars and catalog.star_columns:
+        verdict = services.check_sql_stars(sql, catalog.star_columns)
+    check_sensitive(verdict.sql, catalog.column_map, services.sensitive)
+    return verdict
+
+
+async def _notice(services: Services, verdict: Verdict) -> str | None:
+    """The answer's notice before it runs (hints/notices.py): nothing to do, and no catalog
+    asked for, unless the verdict compares columns with strings or noted something."""
+    if not (verdict.comparisons or verdict.notes or verdict.omitted):
+        return None
+    catalog = None
+    if needs_catalog(verdict):
+        try:
+            catalog = await services.catalog.get()
+        except GatewayError:
+            catalog = None
+    return joined(answer_notices(verdict, catalog))
+
+
+async def _explain(services: Services, error: GatewayError, attempt: Attempt) -> None:
+    """Put the hints for `error` first in its hint (hints/explain.py)."""
+    try:
+        catalog: Catalog | None = await services.catalog.get()
+    except GatewayError:
+        catalog = None
+
+    def approve(sql: str) -> Verdict | None:
+        try:
+            return _verdict(services, catalog, sql)
+        except GatewayError:
+            return None
+
+    explain = functools.partial(hints_for, error, attempt, catalog, approve)
+    if len(attempt.text) > GUARD_INLINE_MAX_CHARS:
+        hints = await anyio.to_thread.run_sync(explain)
+    else:
+        hints = explain()
+    for hint in reversed(hints):
+        error.add_hint(hint, first=True)
 
 
 def _plan(
@@ -126,6 +190,7 @@ def _plan(
     query: QueryRequest,
     record: RequestRecord,
     scope: DbScope,
+    notice: str | None,
     echo_sql: str | None = None,
 ) -> QueryPlan:
     return QueryPlan(
@@ -137,6 +202,7 @@ def _plan(
         scope=scope,
         comment=correlation_comment(record.request_id, record.actor),
         application_name=application_name(record.request_id),
+        notice=notice,
     )
 
 
@@ -153,40 +219,30 @@ def _echoed(sql: str, max_response_chars: int) -> str:
 async def run_plan(
     services: Services, plan: QueryPlan, verdict: Verdict, record: RequestRecord
 ) -> EncodedResult:
-    """Run an approved `plan` within the caller's concurrency slot; fill in `record`.
-    UnavailableError, before the SQL runs, when the audit trail could not store its event."""
+    """Run an approved `plan` within the caller's concurrency slot; fill in `record`. What
+    PostgreSQL refuses gets its hints (`answer` gives them for free SQL itself)."""
+    try:
+        return await _run(services, plan, record)
+    except GatewayError as error:
+        if error.code in _HINTED_CODES:
+            attempt = Attempt(verdict.sql, DEFAULT_DIALECT, verdict.sql, verdict)
+            await _explain(services, error, attempt)
+        raise
+
+
+async def _run(services: Services, plan: QueryPlan, record: RequestRecord) -> EncodedResult:
+    """Run `plan` within the caller's concurrency slot; fill in `record`. UnavailableError,
+    before the SQL runs, when the audit trail could not store its event."""
     if services.audit is not None:
         services.audit.admit()
     timeout_s = services.settings.pool_acquire_timeout_ms / 1000
-    try:
-        async with services.limiter.slot(record.actor, timeout_s):
-            started = time.perf_counter()
-            try:
-                result = await services.database.run(plan)
-            finally:
-                record.db_ms = (time.perf_counter() - started) * 1000
-    except (UnknownTableError, UnknownColumnError) as error:
-        await _did_you_mean(services, error, verdict)
-        raise
+    async with services.limiter.slot(record.actor, timeout_s):
+        started = time.perf_counter()
+        try:
+            result = await services.database.run(plan)
+        finally:
+            record.db_ms = (time.perf_counter() - started) * 1000
     record.rows = result.row_count
     record.truncated = result.truncated
     record.outcome = TRUNCATED if result.truncated else OK
     return result
-
-
-async def _did_you_mean(
-    services: Services, error: UnknownTableError | UnknownColumnError, verdict: Verdict
-) -> None:
-    """Add to `error`'s hint the closest existing tables or columns."""
-    try:
-        catalog = await services.catalog.get()
-    except GatewayError:
-        return
-    name = unknown_name_at(verdict.sql, error.position, error.message)
-    if name is None:
-        return
-    if isinstance(error, UnknownTableError):
-        error.add_hint(table_hint(name, catalog))
-    else:
-        read = [table for t in verdict.tables if (table := catalog.find(t)) is not None]
-        error.add_hint(column_hint(name, read, catalog))

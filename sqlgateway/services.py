@@ -15,7 +15,7 @@ from sqlgateway.catalog.source import CatalogSource
 from sqlgateway.db.executor import Database
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
-from sqlgateway.guard.verdict_cache import VerdictCache
+from sqlgateway.guard.verdict_cache import StarVerdicts, VerdictCache
 from sqlgateway.http.ratelimit import RateLimiter
 from sqlgateway.metrics.registry import Metrics
 from sqlgateway.named.compile import NamedQueries
@@ -37,6 +37,8 @@ class Services:
     settings: Settings
     database: Database
     check_sql: Callable[[str], Verdict]
+    #: The guard that writes ``*`` out without sensitive columns: (sql, star columns) → verdict.
+    check_sql_stars: StarVerdicts
     catalog: CatalogSource
     docs: SchemaDocs | None
     #: ``schema.table.column`` names refused in queries; empty: the check is skipped.
@@ -75,6 +77,7 @@ class Services:
             settings=settings,
             database=database,
             check_sql=check,
+            check_sql_stars=StarVerdicts(guard, policy, VERDICT_CACHE_SIZE // 4),
             catalog=CatalogSource(settings, docs, database.pools),
             docs=docs,
             sensitive=docs.sensitive if docs is not None else frozenset(),

@@ -30,8 +30,9 @@ from sqlgateway.errors import RejectedError
 
 Converter = Callable[[Any], Any]
 
-#: Room kept at the end of the body for row_count, truncated, notice and elapsed_ms.
-#: `encode` never leaves more than this plus one row of unused budget.
+#: Room kept at the end of the body for row_count, truncated, notice and elapsed_ms (and,
+#: on top, the caller's own notice). `encode` never leaves more than this plus one row of
+#: unused budget.
 SUFFIX_RESERVE_CHARS = 512
 
 _NON_FINITE_NUMERIC = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity"}
@@ -185,6 +186,18 @@ def _dump(value: Any) -> bytes:
     return orjson.dumps(value, default=_fallback)
 
 
+def _fitted(text: str, max_bytes: int) -> str | None:
+    """`text`, cut with "…" until its JSON takes at most `max_bytes` (None if nothing fits)."""
+    most = len(text)
+    while (
+        most > 0 and len(orjson.dumps(text if most == len(text) else text[:most] + "…")) > max_bytes
+    ):
+        most = most * 3 // 4
+    if most <= 0:
+        return None
+    return text if most == len(text) else text[:most] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedResult:
     body: bytes
@@ -207,7 +220,9 @@ class ResultEncoder:
         max_rows: int | None,
         has_order_by: bool,
         executed_sql: str | None = None,
+        notice: str | None = None,
     ) -> None:
+        self._notice_text = _fitted(notice, max_chars // 4) if notice else None
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
@@ -221,7 +236,8 @@ class ResultEncoder:
             + b',"rows":['
         )
         self._rows: list[bytes] = []
-        self._used = len(self._prefix) + SUFFIX_RESERVE_CHARS
+        self._notice_room = len(orjson.dumps(self._notice_text)) + 1 if self._notice_text else 0
+        self._used = len(self._prefix) + SUFFIX_RESERVE_CHARS + self._notice_room
         self.overflow = False  # a row was left out for lack of room or rows
         if self._used > max_chars:
             raise RejectedError(
@@ -277,7 +293,9 @@ class ResultEncoder:
         return None
 
     def finish(self, elapsed_ms: float) -> EncodedResult:
-        notice = self._notice() if self.overflow else None
+        """The body. `notice` is the caller's notice, then the truncation notice, if any."""
+        parts = [self._notice_text, self._notice() if self.overflow else None]
+        notice = " ".join(part for part in parts if part) or None
         suffix = (
             b'],"row_count":'
             + str(len(self._rows)).encode()
@@ -289,7 +307,7 @@ class ResultEncoder:
             + orjson.dumps(round(elapsed_ms, 2))
             + b"}"
         )
-        if len(suffix) > SUFFIX_RESERVE_CHARS:  # pragma: no cover - guarded by a unit test
+        if len(suffix) > SUFFIX_RESERVE_CHARS + self._notice_room:  # pragma: no cover
             raise AssertionError("suffix reserve too small")
         body = self._prefix + b",".join(self._rows) + suffix
         return EncodedResult(body=body, row_count=len(self._rows), truncated=self.overflow)

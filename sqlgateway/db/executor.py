@@ -76,6 +76,8 @@ class QueryPlan:
     statement_timeout_ms: int | None = None
     #: What sets the timeout, named in the timeout error.
     timeout_source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS"
+    #: What the answer's `notice` says before any truncation notice (hints/notices.py).
+    notice: str | None = None
 
 
 async def _init_connection(
@@ -340,6 +342,7 @@ class Database:
                 max_rows=plan.max_rows,
                 has_order_by=plan.has_order_by,
                 executed_sql=plan.echo_sql,
+                notice=plan.notice,
             )
             prefetch = settings.cursor_prefetch_rows
             if plan.max_rows is not None:

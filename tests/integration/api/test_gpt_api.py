@@ -111,11 +111,16 @@ def test_schema_without_docs_comes_from_the_catalog(client: TestClient) -> None:
 @pytest.mark.parametrize(
     "sql",
     [
-        "SELECT * FROM policyholders LIMIT 1",
         "SELECT email FROM policyholders LIMIT 1",
         "SELECT h FROM policyholders h LIMIT 1",
-        "WITH x AS (SELECT * FROM policyholders) SELECT count(*) FROM x",
         "SELECT full_name FROM policyholders WHERE email LIKE 'emily%'",
+        "SELECT * FROM policyholders WHERE email LIKE 'emily%'",
+        "SELECT *, email FROM policyholders LIMIT 1",
+        "SELECT * FROM policyholders ORDER BY email LIMIT 1",
+        "SELECT c FROM policyholders h(a, b, c) LIMIT 1",
+        "SELECT * FROM policyholders h(a, b, c) LIMIT 1",
+        "SELECT * FROM policies NATURAL JOIN policyholders LIMIT 1",
+        "SELECT to_jsonb(h.*) FROM policyholders h LIMIT 1",
     ],
 )
 def test_sensitive_columns_are_refused_over_http(gpt: TestClient, sql: str) -> None:
@@ -124,6 +129,36 @@ def test_sensitive_columns_are_refused_over_http(gpt: TestClient, sql: str) -> N
     error = error_of(response)
     assert error["code"] == "rejected" and "sensitive" in error["message"]
     assert "@example" not in response.text
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM policyholders ORDER BY policyholder_id LIMIT 3",
+        "SELECT h.* FROM policyholders h ORDER BY 1 LIMIT 3",
+        "TABLE policyholders",
+        "SELECT * FROM (SELECT * FROM policyholders) s ORDER BY 1 LIMIT 3",
+        "WITH x AS (SELECT * FROM policyholders) SELECT * FROM x ORDER BY 1 LIMIT 3",
+        "SELECT * FROM policies p JOIN policyholders h USING (policyholder_id) LIMIT 3",
+    ],
+)
+def test_star_over_a_sensitive_table_answers_without_the_sensitive_columns(
+    gpt: TestClient, sql: str
+) -> None:
+    response = gpt.post("/query", json={"sql": sql})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    names = [column["name"] for column in body["columns"]]
+    assert "email" not in names and "full_name" in names and body["row_count"] > 0
+    assert "policyholders.email" in body["notice"] and "@example" not in response.text
+
+
+def test_star_expansion_keeps_the_table_order_of_columns(gpt: TestClient) -> None:
+    body = gpt.post(
+        "/query", json={"sql": "SELECT * FROM policyholders WHERE policyholder_id = 1"}
+    ).json()
+    names = [column["name"] for column in body["columns"]]
+    assert names == ["policyholder_id", "full_name", "date_of_birth", "city", "state", "created_at"]
 
 
 def test_the_rest_of_the_table_stays_readable(gpt: TestClient) -> None:
@@ -189,9 +224,12 @@ def test_translated_sql_still_goes_through_guard_and_sensitive_check(gpt: TestCl
     assert write.status_code == 400 and error_of(write)["code"] == "rejected"
     assert "translated to PostgreSQL as: DELETE FROM claims" in error_of(write)["hint"]
     sensitive = gpt.post(
-        "/query", json={"sql": "SELECT TOP 1 * FROM policyholders", "dialect": "tsql"}
+        "/query", json={"sql": "SELECT TOP 1 email FROM policyholders", "dialect": "tsql"}
     )
     assert sensitive.status_code == 400 and "sensitive" in error_of(sensitive)["message"]
+    star = gpt.post("/query", json={"sql": "SELECT TOP 1 * FROM policyholders", "dialect": "tsql"})
+    assert star.status_code == 200 and "email" in star.json()["notice"]
+    assert "@example" not in star.text
 
 
 def test_dialect_errors_name_the_dialect(gpt: TestClient) -> None:

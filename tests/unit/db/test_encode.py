@@ -231,3 +231,30 @@ def test_executed_sql_leads_the_body_within_the_budget() -> None:
     assert len(result.body) <= 2_000
     assert result.body.startswith(b'{"sql":"SELECT x FROM t')
     assert orjson.loads(result.body)["sql"] == sql
+
+
+def test_the_callers_notice_comes_first_and_fits_the_budget() -> None:
+    notice = "claims.loss_type = 'flood' matches no row: " + "é" * 900
+    for max_chars in (1_500, 3_000, 10_000):
+        encoder = ResultEncoder(
+            [Column("x", "text")],
+            [None],
+            max_chars=max_chars,
+            max_rows=None,
+            has_order_by=False,
+            notice=notice,
+        )
+        while encoder.add(["z" * 40]):
+            pass
+        result = encoder.finish(1.0)
+        assert len(result.body) <= max_chars
+        said = orjson.loads(result.body)["notice"]
+        assert said.startswith(notice[:20]) and " Returned " in said and "no ORDER BY" in said
+        if max_chars == 10_000:
+            assert said.startswith(notice + " Returned ")
+    quiet = ResultEncoder(
+        [Column("x", "text")], [None], max_chars=1_000, max_rows=None, has_order_by=True,
+        notice="just this.",
+    )  # fmt: skip
+    quiet.add(["a"])
+    assert orjson.loads(quiet.finish(1.0).body)["notice"] == "just this."

@@ -1,0 +1,112 @@
+"""The hints of a refused attempt: what to send instead, in the error's `hint`.
+
+Pure apart from the guard it is given. `hints_for` looks at the error and the attempt, most
+specific first:
+
+1. discovery (``SHOW TABLES``, ``information_schema``…) → getSchema; several statements →
+   one per call or one combined SELECT (discovery.py);
+2. PostgreSQL's refusals → the usual mistake's fix (postgres.py), unknown names included;
+3. another dialect's habits → the PostgreSQL translation and ``"dialect"`` (dialects.py), tried
+   when PostgreSQL cannot read the text, refuses a function, or fails on it; then the
+   PostgreSQL spelling of a function other dialects have;
+4. relations the gateway does not expose → the names meant (catalog/suggest.py).
+
+The hints never widen what runs: a translation is shown only if the guard and the sensitive-
+column check accept it, and nothing is run to find a hint. Sensitive columns are never
+suggested and their values never shown. Each hint is bounded, and so is the error's hint as
+a whole (errors.MAX_HINT_CHARS).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlgateway.catalog.model import Catalog, TableInfo
+from sqlgateway.catalog.suggest import table_hint
+from sqlgateway.errors import GatewayError, QueryError, RejectedError, SQLSyntaxError
+from sqlgateway.guard import Verdict
+from sqlgateway.guard.dialects import DEFAULT_DIALECT
+from sqlgateway.hints.dialects import foreign_function_hint, sniff, translation_hint
+from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_statements_hint
+from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.postgres import postgres_hints
+
+#: SQLSTATEs of PostgreSQL errors another dialect's reading may explain.
+_DIALECT_STATES = frozenset({"42601", "42883", "42703", "42P01", "22P02", "42804", "42704"})
+#: Refusals that are about what the statement does, not how it is spelled.
+_NOT_SPELLING = ("sensitive column", "multiple statements", "empty statement", "parser work limit")
+
+Approve = Callable[[str], Verdict | None]
+
+
+@dataclass
+class Attempt:
+    """What the model sent and how far it got."""
+
+    text: str  # the SQL as sent
+    dialect: str  # as sent (postgres when none)
+    sql: str  # the PostgreSQL the guard checked: `text`, or its translation
+    verdict: Verdict | None = None  # the guard's, when it accepted the statement
+
+
+def hints_for(
+    error: GatewayError, attempt: Attempt, catalog: Catalog | None, approve: Approve
+) -> list[str]:
+    """The hints for `error`, most specific first (none for errors that are not the SQL's)."""
+    hints: list[str] = []
+    if is_discovery(error):
+        hints.append(discovery_hint(attempt.text, catalog))
+    elif isinstance(error, RejectedError) and error.construct == "multiple statements":
+        hints.append(several_statements_hint(attempt.text, approve))
+    elif isinstance(error, RejectedError) and error.construct == "USE":
+        hints.append("the gateway serves one database: leave USE out and send the query alone")
+    if isinstance(error, QueryError):  # PostgreSQL said why: its fix comes first
+        ran = attempt.verdict.sql if attempt.verdict is not None else attempt.sql
+        failure = Failure(error, ran, catalog, _tables_read(attempt, catalog))
+        hints.extend(postgres_hints(failure))
+    if _try_dialects(error, attempt):
+        postgres_sql = attempt.verdict.sql if attempt.verdict is not None else None
+        cued = isinstance(error, QueryError)
+        found = sniff(attempt.text, approve, postgres_sql=postgres_sql, cued=cued)
+        if found is not None:
+            hints.append(translation_hint(found))
+    if isinstance(error, RejectedError) and error.construct.startswith("function "):
+        foreign = foreign_function_hint(error.construct.removeprefix("function ").split(".")[-1])
+        if foreign is not None:
+            hints.append(foreign)
+    if isinstance(error, RejectedError) and catalog is not None and not hints:
+        unknown = _unexposed_relation(error, catalog)
+        if unknown is not None:
+            hints.append(table_hint(unknown, catalog))
+    return list(dict.fromkeys(hint for hint in hints if hint))
+
+
+def _try_dialects(error: GatewayError, attempt: Attempt) -> bool:
+    if attempt.dialect != DEFAULT_DIALECT:
+        return False
+    if isinstance(error, SQLSyntaxError):
+        return True
+    if isinstance(error, RejectedError):
+        return not error.construct.startswith(_NOT_SPELLING) and not is_discovery(error)
+    return isinstance(error, QueryError) and error.sqlstate in _DIALECT_STATES
+
+
+def _tables_read(attempt: Attempt, catalog: Catalog | None) -> list[TableInfo]:
+    if catalog is None or attempt.verdict is None:
+        return []
+    found = (catalog.find(name) for name in attempt.verdict.tables)
+    return [table for table in found if table is not None]
+
+
+def _unexposed_relation(error: RejectedError, catalog: Catalog) -> str | None:
+    """The relation a policy refusal names, when the catalog does not have it (a wrong name,
+    not a forbidden table)."""
+    if not error.construct.startswith("relation ") or is_discovery(error):
+        return None
+    name = error.construct.removeprefix("relation ")
+    if catalog.find(name) is not None or (
+        catalog.find(name.rpartition(".")[2]) is not None and "." not in name
+    ):
+        return None
+    return name

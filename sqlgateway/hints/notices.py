@@ -1,0 +1,180 @@
+"""The notices of an answer that ran: what the model should know before trusting the rows.
+
+Pure, and cheap: everything comes from the verdict (cached by shape) and the catalog (cached),
+never from another query. A notice says
+
+- that a comparison cannot match, because its literal is outside the column's known domain
+  (``loss_type = 'flood'``: the silent zero), naming the valid values or format and, where
+  one is likely, the spelling meant (``'Approved'`` → ``'approved'``);
+- how PostgreSQL read text written for another dialect (``[status]``, ``LIMIT 10, 20``);
+- which sensitive columns ``*`` left out.
+
+>>> from sqlgateway.catalog.domains import Domain
+>>> from sqlgateway.guard.verdict import Comparison
+>>> domain_notice(Comparison("loss_type", ("claims",), "=", ("Fire",)), "claims",
+...               Domain(values=("theft", "fire")))
+"claims.loss_type = 'Fire' matches no row: did you mean 'fire'? (loss_type is one of 'fire', 'theft'; values are case-sensitive)"
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from sqlgateway.catalog.domains import Domain, Miss
+from sqlgateway.catalog.model import Catalog, ColumnInfo
+from sqlgateway.catalog.spelling import quoted
+from sqlgateway.guard.verdict import Comparison, Verdict
+
+#: Longest notice text an answer carries (all notices joined); longer is clipped.
+MAX_NOTICE_CHARS = 1_000
+#: Comparisons reported per answer.
+MAX_REPORTED = 3
+
+
+def needs_catalog(verdict: Verdict) -> bool:
+    """Whether the notices of `verdict` depend on the catalog."""
+    return bool(verdict.comparisons)
+
+
+def answer_notices(verdict: Verdict, catalog: Catalog | None) -> list[str]:
+    """Every notice for an answer to `verdict` (the truncation notice comes later, from the
+    encoder). `catalog` None: only what the verdict alone says."""
+    notices: list[str] = []
+    if verdict.comparisons and catalog is not None:
+        notices += comparison_notices(verdict.comparisons, catalog)
+    notices += verdict.notes
+    if verdict.omitted:
+        notices.append(omitted_notice(verdict.omitted))
+    return notices
+
+
+def omitted_notice(omitted: Sequence[str]) -> str:
+    names = ", ".join(dict.fromkeys(omitted))
+    return (
+        f"* left out the sensitive column(s) {names}: they cannot be read through this "
+        "gateway; the other columns are shown"
+    )
+
+
+def comparison_notices(comparisons: Iterable[Comparison], catalog: Catalog) -> list[str]:
+    """A notice for each comparison with a literal that cannot match (at most MAX_REPORTED)."""
+    by_relation = catalog.columns_by_relation
+    remembered = catalog.memo("comparison notices")
+    notices: list[str] = []
+    for comparison in comparisons:
+        found = _column(comparison, by_relation)
+        if found is None:
+            continue
+        table, column = found
+        domain = column.domain
+        if domain is None:
+            continue
+        notice = remembered.get(comparison, "")
+        if notice == "":  # not seen yet (None: seen, nothing to say)
+            notice = domain_notice(comparison, table, domain)
+            if notice is not None:
+                notice += _elsewhere(comparison, f"{table}.{column.name}", catalog)
+            remembered[comparison] = notice
+        if notice is not None:
+            notices.append(notice)
+            if len(notices) >= MAX_REPORTED:
+                break
+    return notices
+
+
+def _column(
+    comparison: Comparison, by_relation: dict[str, dict[str, ColumnInfo]]
+) -> tuple[str, ColumnInfo] | None:
+    """The one relation among the comparison's that has its column, with the column."""
+    found: tuple[str, ColumnInfo] | None = None
+    for relation in comparison.relations:
+        columns = by_relation.get(relation)
+        column = columns.get(comparison.column) if columns is not None else None
+        if column is not None:
+            if found is not None and found[1] is not column:
+                return None  # ambiguous: PostgreSQL reports it
+            found = relation.rpartition(".")[2], column
+    return found
+
+
+def domain_notice(comparison: Comparison, table: str, domain: Domain) -> str | None:
+    """The notice for `comparison` on `table` when a literal is outside `domain`, else None."""
+    operator = comparison.operator
+    misses = [m for v in comparison.values if (m := domain.miss(v, operator)) is not None]
+    if not misses:
+        return None
+    name = comparison.column
+    first = misses[0]
+    written = _written(comparison, table, misses)
+    where = _where(name, domain, first)
+    if operator in ("like", "ilike"):
+        verb = "matches every row" if comparison.negated else "matches no row"
+        if first.fix == "ILIKE":
+            return f"{written} {verb}: the values differ in case, use ILIKE ({where})"
+        return f"{written} {verb}: no {name} value is like it ({where})"
+    if operator == "<>" and not any(m.fix for m in misses):
+        return None  # a defensive <> 'unknown' filter: nothing suggests another value was meant
+    if len(misses) < len(comparison.values):
+        verb = "can never match" if operator == "=" else "excludes nothing"
+    else:
+        verb = "is true for every row" if operator == "<>" else "matches no row"
+    fixes = [
+        f"{quoted(m.value)} → {quoted(m.fix)}" if len(misses) > 1 else quoted(m.fix)
+        for m in misses
+        if m.fix
+    ]
+    meant = f"did you mean {', '.join(fixes[:3])}? " if fixes else ""
+    return f"{written} {verb}: {meant}({where})"
+
+
+def _written(comparison: Comparison, table: str, misses: Sequence[Miss]) -> str:
+    column = f"{table}.{comparison.column}"
+    first = misses[0]
+    if comparison.operator in ("like", "ilike"):
+        negation = "NOT " if comparison.negated else ""
+        return f"{column} {negation}{comparison.operator.upper()} {quoted(first.value)}"
+    if len(comparison.values) > 1:
+        shown = ", ".join(quoted(m.value) for m in misses[:5])
+        return f"{shown} in {column} {'IN' if comparison.operator == '=' else 'NOT IN'} (…)"
+    return f"{column} {comparison.operator} {quoted(first.value)}"
+
+
+def _where(name: str, domain: Domain, first: Miss) -> str:
+    if domain.values:
+        case = first.fix is not None and first.fix.lower() == first.value.lower()
+        suffix = "; values are case-sensitive" if case else ""
+        return f"{name} is {domain.describe(first.value)}{suffix}"
+    return f"{name} values are {domain.describe()}"
+
+
+def _elsewhere(comparison: Comparison, column: str, catalog: Catalog) -> str:
+    """Where else the literals are values, and the conventions that mention them."""
+    extra: list[str] = []
+    for value in comparison.values[:5]:
+        owners = [o for o in catalog.value_owners.get(value.lower(), ()) if o != column]
+        if owners:
+            extra.append(f"{quoted(value)} is a value of {' and '.join(owners[:3])}")
+        extra += conventions_about(value, catalog)
+    return ("; " + "; ".join(dict.fromkeys(extra))) if extra else ""
+
+
+def conventions_about(value: str, catalog: Catalog) -> list[str]:
+    """The conventions of the schema docs that mention `value` as a word."""
+    if len(value) < 3 or len(value) > 40:
+        return []
+    word = re.compile(rf"(?<![\w]){re.escape(value)}(?![\w])", re.IGNORECASE)
+    return [
+        f"conventions: {' '.join(text.split())}"
+        for text in catalog.conventions
+        if word.search(text)
+    ][:2]
+
+
+def joined(notices: Sequence[str]) -> str | None:
+    """The notices as one text, each a sentence (the response keeps `notice` one string);
+    at most MAX_NOTICE_CHARS characters."""
+    text = " ".join(f"{n.rstrip('. ')}." for n in notices if n)
+    if len(text) > MAX_NOTICE_CHARS:
+        text = text[: MAX_NOTICE_CHARS - 1] + "…"
+    return text or None

@@ -1,0 +1,107 @@
+"""Notices of answers that ran: from the verdict and the cached catalog only."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from demo_catalog import demo_catalog
+
+from sqlgateway.guard import GuardPolicy, Verdict, check_sql
+from sqlgateway.guard.literals import NULL_NOTE
+from sqlgateway.hints.notices import (
+    MAX_NOTICE_CHARS,
+    answer_notices,
+    joined,
+    needs_catalog,
+)
+
+CATALOG = demo_catalog()
+
+
+def notices(sql: str) -> list[str]:
+    return answer_notices(check_sql(sql, GuardPolicy()), CATALOG)
+
+
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        (
+            "SELECT count(*) FROM claims WHERE loss_type = 'flood'",
+            "claims.loss_type = 'flood' matches no row: (loss_type is one of 'collision', "
+            "'glass', 'theft', 'vandalism', 'liability', 'water_damage', 'storm', 'fire', "
+            "'death', 'trip_cancellation', 'medical', 'baggage', 'delay')",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE claim_number = 'CLM-123'",
+            "claims.claim_number = 'CLM-123' matches no row: did you mean 'CLM-0000123'? "
+            "(claim_number values are matching ^CLM-[0-9]{7,}$ (e.g. 'CLM-0000001', "
+            "'CLM-0000123'))",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE loss_type <> 'Fire'",
+            "claims.loss_type <> 'Fire' is true for every row: did you mean 'fire'?",
+        ),
+        ("SELECT 1 FROM claims WHERE status NOT IN ('Paid', 'x')", "'Paid' → 'paid'"),
+        (
+            "SELECT 1 FROM claims WHERE loss_type IN ('car accident', 'collision')",
+            "'car accident' in claims.loss_type IN (…) can never match",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE loss_type = 'auto'",
+            "'auto' is a value of policies.product",
+        ),
+        ("SELECT 1 FROM claims WHERE loss_type LIKE 'Water%'", "use ILIKE"),
+        (
+            "SELECT 1 FROM claims c JOIN policies p USING (policy_id) WHERE p.product = 'Car'",
+            "'auto'",
+        ),
+        ("SELECT 1 FROM policyholders WHERE city = 'new york'", "did you mean 'New York'?"),
+    ],
+)
+def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
+    found = notices(sql)
+    assert len(found) == 1 and said in found[0], found
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT count(*) FROM claims WHERE loss_type = 'water_damage' AND status = 'paid'",
+        "SELECT 1 FROM claims WHERE claim_number = 'CLM-0000123'",
+        "SELECT 1 FROM claims WHERE loss_type LIKE 'water%' OR loss_type ILIKE 'FIRE'",
+        "SELECT 1 FROM claims WHERE description = 'anything at all'",  # no known domain
+        "SELECT 1 FROM claims c JOIN policies p USING (policy_id) WHERE status = 'x'",  # ambiguous
+        "SELECT 1 FROM policyholders WHERE email = 'x'",  # sensitive: no domain, no word
+        "SELECT 1 FROM claims WHERE claim_id = 42",
+        "SELECT 1 FROM claims WHERE loss_type <> 'unknown'",  # a defensive filter
+    ],
+)
+def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
+    assert notices(sql) == []
+
+
+def test_the_other_notices() -> None:
+    assert notices("SELECT 1 FROM claims WHERE adjuster_id = NULL") == [NULL_NOTE]
+    assert (
+        notices("SELECT count(*) FROM claims WHERE reported_at > now() - 30 * '1 day'::interval")
+        == []
+    )
+    plain = check_sql("SELECT count(*) FROM claims WHERE claim_id = 1", GuardPolicy())
+    assert not needs_catalog(plain) and answer_notices(plain, CATALOG) == []
+    omitted = dataclasses.replace(plain, omitted=("policyholders.email",))
+    assert "policyholders.email" in answer_notices(omitted, None)[0]
+
+
+def test_at_most_three_comparisons_and_a_bounded_notice() -> None:
+    sql = "SELECT 1 FROM claims WHERE " + " OR ".join(f"loss_type = 'x{i}'" for i in range(10))
+    found = notices(sql)
+    assert len(found) == 3
+    text = joined(found * 10)
+    assert text is not None and len(text) <= MAX_NOTICE_CHARS and text.endswith("…")
+    assert joined([]) is None
+
+
+def test_without_a_catalog_only_the_verdict_speaks() -> None:
+    verdict: Verdict = check_sql("SELECT [status] FROM claims WHERE loss_type = 'x'", GuardPolicy())
+    assert answer_notices(verdict, None) == list(verdict.notes)

@@ -1,0 +1,217 @@
+"""The usual PostgreSQL mistakes, each with its fix: rules by SQLSTATE, on PostgreSQL's
+messages (as PostgreSQL 13–18 write them) and the SQL that ran."""
+
+from __future__ import annotations
+
+import pytest
+from demo_catalog import demo_catalog
+
+from sqlgateway.errors import QueryError
+from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.postgres import postgres_hints
+
+CATALOG = demo_catalog()
+
+
+def hints(sql: str, sqlstate: str, message: str, at: str | None = None, *tables: str) -> str:
+    position = sql.index(at) + 1 if at is not None else None
+    error = QueryError(message, sqlstate=sqlstate, position=position)
+    read = [t for name in tables or ("claims",) if (t := CATALOG.find(name)) is not None]
+    return " | ".join(postgres_hints(Failure(error, sql, CATALOG, read)))
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate", "message", "at", "tables", "expected"),
+    [
+        (
+            "SELECT * FROM claims WHERE status = \"approved\"", "42703",
+            'column "approved" does not exist', '"approved"', (), "single quotes: 'approved'",
+        ),
+        (
+            'SELECT * FROM claims WHERE "Status" = \'paid\'', "42703",
+            'column "Status" does not exist', '"Status"', (), "write status",
+        ),
+        (
+            "SELECT amount_claimed * 2 AS d FROM claims WHERE d > 1", "42703",
+            'column "d" does not exist', "d > 1", (), "repeat the expression (amount_claimed * 2)",
+        ),
+        (
+            "SELECT loss_type, count(*) AS n FROM claims GROUP BY loss_type HAVING n > 1",
+            "42703", 'column "n" does not exist', "n > 1", (), "in HAVING",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status IN (submitted)", "42703",
+            'column "submitted" does not exist', "submitted)", (), "'submitted'",
+        ),
+        (
+            "SELECT c.stauts FROM claims AS c", "42703", "column c.stauts does not exist",
+            "c.stauts", (), "did you mean claims.status?",
+        ),
+        (
+            "SELECT details.channel FROM claims", "42P01",
+            'missing FROM-clause entry for table "details"', "details", (), "details->>'channel'",
+        ),
+        (
+            "SELECT details.vehicle.make FROM claims", "42P01",
+            'missing FROM-clause entry for table "vehicle"', "details", (),
+            "details->'vehicle'->>'make'",
+        ),
+        (
+            "SELECT policies.product FROM claims AS c", "42P01",
+            'missing FROM-clause entry for table "policies"', "policies", (), "JOIN policies",
+        ),
+        (
+            "SELECT x.claim_id FROM claims AS c", "42P01",
+            'missing FROM-clause entry for table "x"', "x.", (), "its aliases are c",
+        ),
+        (
+            "SELECT * FROM customers", "42P01", 'relation "customers" does not exist',
+            "customers", (), "did you mean policyholders",
+        ),
+        (
+            "SELECT claim_id FROM claims AS c JOIN payments AS p ON p.claim_id = c.claim_id",
+            "42702", 'column reference "claim_id" is ambiguous', "claim_id", ("claims", "payments"),
+            "c.claim_id or p.claim_id",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at > now() - 30", "42883",
+            "operator does not exist: timestamp with time zone - integer", "- 30", (),
+            "- interval '30 days'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE closed_at - reported_at > 7", "42883",
+            "operator does not exist: interval > integer", "> 7", (), "interval '7 days'",
+        ),
+        (
+            "SELECT * FROM claims WHERE claim_number = 123", "42883",
+            "operator does not exist: text = integer", "= 123", (), "claim_number = 'CLM-0000123'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details ->> 'injuries' = TRUE", "42883",
+            "operator does not exist: text = boolean", "= TRUE", (),
+            "(details ->> 'injuries')::boolean = TRUE",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details ->> 'trip_days' > 10", "42883",
+            "operator does not exist: text > integer", "> 10", (), "::int > 10",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details ->> 'vehicle' ->> 'make' = 'x'", "42883",
+            "operator does not exist: text ->> unknown", "->> 'make'", (), "use -> for every key",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status LIKE 'a%'", "42883",
+            "operator does not exist: claim_status ~~ unknown", "LIKE", (), "status::text LIKE",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status = ANY(ARRAY['a'])", "42883",
+            "operator does not exist: claim_status = text", "=", (), "is an enum",
+        ),
+        (
+            "SELECT claim_number + '-' FROM claims", "42883",
+            "operator does not exist: text + unknown", "+", (), "||",
+        ),
+        (
+            "SELECT round(avg(amount_claimed::float), 2) FROM claims", "42883",
+            "function round(double precision, integer) does not exist", "round", (), "::numeric",
+        ),
+        (
+            "SELECT status, amount_claimed FROM claims GROUP BY status", "42803",
+            'column "claims.amount_claimed" must appear in the GROUP BY clause or be used in an '
+            "aggregate function", "amount_claimed", (), "add claims.amount_claimed to GROUP BY",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE count(*) > 1", "42803",
+            "aggregate functions are not allowed in WHERE", "count", (), "HAVING",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE row_number() OVER () < 5", "42P20",
+            "window functions are not allowed in WHERE", "row_number", (), "subquery",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status = 'Approved'", "22P02",
+            'invalid input value for enum claim_status: "Approved"', "'Approved'", (),
+            "did you mean 'approved'?",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status = 'open'", "22P02",
+            'invalid input value for enum claim_status: "open"', "'open'", (),
+            "Open claims are those with status submitted",
+        ),
+        (
+            "SELECT 'CLM-' + claim_id FROM claims", "22P02",
+            'invalid input syntax for type bigint: "CLM-"', "'CLM-'", (), "||",
+        ),
+        (
+            "SELECT * FROM claims WHERE claim_id = 'CLM-0000123'", "22P02",
+            'invalid input syntax for type bigint: "CLM-0000123"', "'CLM", (),
+            "value of claims.claim_number",
+        ),
+        (
+            "SELECT coalesce(amount_approved, 'none') FROM claims", "22P02",
+            'invalid input syntax for type numeric: "none"', "'none'", (), "coalesce(x::text",
+        ),
+        (
+            "SELECT max(details ->> ('trip_days' + 0)) FROM claims", "22P02",
+            'invalid input syntax for type integer: "trip_days"', "'trip", (),
+            "(details->>'trip_days')::numeric",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details @> '{a: 1}'", "22P02",
+            'invalid input syntax for type json (Token "a" is invalid.)', "'{", (),
+            "double-quoted keys",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE ARRAY[status] = 'paid'", "22P02",
+            'malformed array literal: "paid"', "'paid'", (), "T-SQL quoting",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at > '2025'", "22007",
+            'invalid input syntax for type timestamp with time zone: "2025"', "'2025'", (),
+            "'YYYY-MM-DD'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE closed_at = ''", "22007",
+            'invalid input syntax for type timestamp with time zone: ""', "''", (), "IS NULL",
+        ),
+        (
+            "SELECT (SELECT claim_id FROM claims)", "21000",
+            "more than one row returned by a subquery used as an expression", None, (), "IN (",
+        ),
+        ("SELECT 1 / 0", "22012", "division by zero", None, (), "NULLIF"),
+        (
+            "SELECT DISTINCT status FROM claims ORDER BY reported_at", "42P10",
+            "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
+            "reported_at", (), "select list",
+        ),
+        (
+            "SELECT CASE WHEN true THEN 'a' ELSE 1 END", "42804",
+            "CASE types text and integer cannot be matched", None, (), "cast every branch",
+        ),
+    ],
+)  # fmt: skip
+def test_the_fix_is_named(
+    sql: str, sqlstate: str, message: str, at: str | None, tables: tuple[str, ...], expected: str
+) -> None:
+    said = hints(sql, sqlstate, message, at, *tables)
+    assert expected in said, said
+
+
+def test_errors_without_a_rule_get_none() -> None:
+    assert hints("SELECT 1", "57014", "canceling statement due to statement timeout") == ""
+    assert hints("SELECT 1", "99999", "whatever") == ""
+
+
+def test_messages_in_another_language_get_no_wrong_hint() -> None:
+    said = hints(
+        "SELECT 1 FROM claims WHERE x = 1", "42883", "el operador no existe: text = integer"
+    )
+    assert said == ""
+
+
+def test_long_sql_is_not_parsed_again() -> None:
+    sql = "SELECT " + " + ".join(["1"] * 10_000) + ' FROM claims WHERE status = "x"'
+    error = QueryError('column "x" does not exist', sqlstate="42703", position=len(sql) - 2)
+    failure = Failure(error, sql, CATALOG, [])
+    assert failure.tree is None
+    assert "single quotes" in " ".join(postgres_hints(failure))
