@@ -5,7 +5,8 @@ unit, allowed values, a short description), the conventions, relationships, join
 example queries. ``?table=claims``: one table in full (descriptions, allowed values with
 their meanings, example values, foreign keys both ways, the examples that read it).
 
-Both are cut in steps until they fit ``SQLGATEWAY_MAX_RESPONSE_CHARS``: examples first,
+The overview starts with how to query (HOW_TO_QUERY: the loop of write, read the hint or
+notice, retry once). Both are cut in steps until they fit ``SQLGATEWAY_MAX_RESPONSE_CHARS``: examples first,
 then descriptions, then column details. Sensitive columns are listed (so the model leaves
 them out) but never with example values.
 """
@@ -41,6 +42,14 @@ DETAIL_NOTE = (
     "with meanings, example values, foreign keys and example queries."
 )
 SENSITIVE_NOTE = "sensitive: refused in queries"
+#: How to query, in a few lines: the loop the instructions teach, where the model reads names.
+HOW_TO_QUERY = (
+    "Write PostgreSQL, or send another dialect with dialect=<name>; strings in 'single "
+    'quotes\', "double quotes" only for names.',
+    "Use the table names, column names and allowed values below as written.",
+    "An error's hint and an answer's notice name the fix (the right name, the valid values, the "
+    "PostgreSQL spelling, the call to make): read them and retry once.",
+)
 
 
 async def get_schema(request: Request) -> Response:
@@ -139,6 +148,7 @@ def render_overview(catalog: Catalog, limit: int) -> bytes:
             if catalog.description:
                 overview["description"] = " ".join(catalog.description.split())
             overview["dialect"] = "PostgreSQL"
+            overview["how_to_query"] = list(HOW_TO_QUERY)
             if catalog.conventions:
                 overview["conventions"] = [" ".join(c.split()) for c in catalog.conventions]
             overview["tables"] = [_table_summary(t, level) for t in catalog.tables]

@@ -105,12 +105,13 @@ def _rules(catalog: Catalog, settings: Settings) -> str:
             "PostgreSQL and the response's sql field shows what ran.",
             "- The gateway refuses anything else: writes, DDL, SET, transaction control, "
             "locking clauses, several statements, functions outside a list of safe built-ins, "
-            "and system catalogs (pg_catalog, information_schema).",
+            "and system catalogs (pg_catalog, information_schema: getSchema describes the data "
+            "instead).",
         ]
     if sensitive and settings.free_sql:
         lines.append(
-            f"- Sensitive columns are refused wherever they appear, including through SELECT *: "
-            f"{', '.join(sensitive)}. Queries that name their columns avoid this."
+            f"- Sensitive columns cannot be read: {', '.join(sensitive)}. SELECT * leaves them "
+            "out (the notice says so); naming one anywhere is refused."
         )
     lines += [
         f"- A query is cancelled after {settings.statement_timeout_ms / 1000:g} s, and a query "
@@ -121,10 +122,23 @@ def _rules(catalog: Catalog, settings: Settings) -> str:
     return "\n".join(lines)
 
 
+_LOOP = """\
+## How to get it right
+1. Call getSchema first and use its table names, column names and allowed values as written.
+2. Write PostgreSQL (or send dialect=<name>). Strings go in 'single quotes'; "double quotes" \
+name columns.
+3. Read hint (on errors) and notice (on answers): they name the fix, such as the right column, \
+the valid values, the PostgreSQL spelling or the call to make. Retry once with that fix.
+4. A notice that a value matches no row means the empty answer is not the answer: fix the \
+value before replying."""
+
 _ANSWERS = """\
 ## Reading answers
 - columns lists names and PostgreSQL types; each row is an array in that order. numeric \
 values keep every digit; timestamps are ISO 8601.
+- notice, when set, says what to know before trusting the rows: a value no row can have \
+(and the valid ones), how the text was read, columns left out, or how to narrow a truncated \
+result.
 - truncated: true means more rows exist than were returned, and notice says how many rows \
 came back and how to narrow the query: aggregate (COUNT, SUM, GROUP BY), filter with WHERE, \
 select fewer columns, or page with ORDER BY <unique key> LIMIT n OFFSET m. Without ORDER BY \
@@ -136,8 +150,8 @@ Errors are {"error": {"code", "message", "hint"?, "sqlstate"?, "position"?}}:
 - rejected: the statement is not allowed; the message names the construct and the hint says \
 how to rewrite it.
 - syntax_error: the message gives line, column and the text with a caret under the problem.
-- query_error: PostgreSQL's own message. For an unknown table or column the hint names the \
-closest existing names and the table's columns.
+- query_error: PostgreSQL's own message; the hint names the fix (for an unknown table or \
+column, the closest existing names and the table's columns).
 - timeout: the query ran too long; a cheaper query filters on key columns, aggregates or \
 limits.
 - unavailable: the database cannot be reached now; a later retry may work.
@@ -155,6 +169,7 @@ def build_instructions(catalog: Catalog, settings: Settings) -> str:
     """The instructions text, at most MAX_INSTRUCTIONS_CHARS characters."""
     head, rules = _header(catalog), _rules(catalog, settings)
     named = _named(catalog, settings)
+    loop = _LOOP if settings.free_sql else ""  # how to write SQL: only where SQL is written
     for level in range(4):
         tables = (
             "\n".join(_table_lines(catalog, level))
@@ -162,9 +177,9 @@ def build_instructions(catalog: Catalog, settings: Settings) -> str:
             else ", ".join(t.shown_name for t in catalog.tables)
         )
         overview = f"## Tables\n{tables}" if catalog.tables else ""
-        text = "\n\n".join(part for part in (head, named, overview, rules, _ANSWERS) if part)
+        text = "\n\n".join(part for part in (head, named, overview, rules, loop, _ANSWERS) if part)
         if len(text) <= MAX_INSTRUCTIONS_CHARS:
             return text
     overview = "## Tables\ngetSchema lists them."
-    text = "\n\n".join(part for part in (head, named, overview, rules, _ANSWERS) if part)
+    text = "\n\n".join(part for part in (head, named, overview, rules, loop, _ANSWERS) if part)
     return text[:MAX_INSTRUCTIONS_CHARS]

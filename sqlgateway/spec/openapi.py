@@ -283,7 +283,9 @@ def _schemas() -> dict[str, Any]:
                 },
                 "notice": {
                     "type": ["string", "null"],
-                    "description": "How to narrow the query when truncated.",
+                    "description": "What to know before trusting the rows: a value no row can "
+                    "have (and the valid ones), how the text was read, columns left out, how to "
+                    "narrow a truncated result.",
                 },
                 "elapsed_ms": {"type": "number"},
             },
@@ -295,6 +297,7 @@ def _schemas() -> dict[str, Any]:
                 "database": {"type": "string"},
                 "description": {"type": "string"},
                 "dialect": {"type": "string"},
+                "how_to_query": {"type": "array", "items": {"type": "string"}},
                 "conventions": {"type": "array", "items": {"type": "string"}},
                 "tables": {"type": "array", "items": {"type": "object"}},
                 "table": {"type": "object"},

@@ -46,6 +46,10 @@ def test_the_demo_overview_is_well_under_20000_characters() -> None:
     overview = orjson.loads(body)
     assert [t["name"] for t in overview["tables"]][:2] == ["policyholders", "adjusters"]
     assert "GET /schema?table=" in overview["more"]
+    loop = " ".join(overview["how_to_query"])
+    for step in ("PostgreSQL", "dialect=<name>", "'single quotes'", "hint", "notice", "retry once"):
+        assert step in loop, step
+    assert list(overview)[:4] == ["database", "description", "dialect", "how_to_query"]
 
 
 @pytest.mark.parametrize(("tables", "columns"), [(5, 400), (400, 30), (3000, 5)])

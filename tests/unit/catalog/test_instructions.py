@@ -37,6 +37,11 @@ def test_demo_instructions_fit_and_say_what_matters() -> None:
         "timeout",
         "unavailable",
         "2026-07-01",  # a convention of the demo data
+        "Call getSchema first",  # the loop: schema, PostgreSQL, quotes, hint and notice
+        "'single quotes'",
+        "Read hint (on errors) and notice (on answers)",
+        "Retry once",
+        "SELECT * leaves them out",
     ):
         assert expected in text, expected
 
