@@ -253,7 +253,7 @@ def json_key_hint(key: str, tables: Sequence[TableInfo]) -> str | None:
         for column in table.columns:
             if column.sensitive or not column.type.startswith("json"):
                 continue
-            path = _json_path(key, column)
+            path = json_path(key, column)
             if path is not None:
                 steps = "".join(f"->'{step}'" for step in path[:-1])
                 access = f"{column.name}{steps}->>'{path[-1]}'"
@@ -265,7 +265,10 @@ def json_key_hint(key: str, tables: Sequence[TableInfo]) -> str | None:
     return None
 
 
-def _json_path(key: str, column: ColumnInfo) -> list[str] | None:
+def json_path(key: str, column: ColumnInfo) -> list[str] | None:
+    """The keys leading to `key` in a JSON column's documented examples (or its description),
+    e.g. ``["vehicle", "make"]``; None when it is not documented."""
+
     def search(value: object, path: list[str]) -> list[str] | None:
         if isinstance(value, dict):
             if any(str(name) == key for name in value):

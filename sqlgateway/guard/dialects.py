@@ -167,7 +167,7 @@ def _rownum_limit(select: exp.Select) -> tuple[exp.Expr, int] | None:
     if where is None or select.args.get("limit") is not None:
         return None
     for condition in _conjuncts(where.this):
-        if not isinstance(condition, exp.LTE | exp.LT):
+        if not isinstance(condition, exp.LTE | exp.LT | exp.EQ):
             continue
         column, bound = condition.this, condition.expression
         if (
@@ -179,6 +179,10 @@ def _rownum_limit(select: exp.Select) -> tuple[exp.Expr, int] | None:
             and str(bound.this).isdigit()
         ):
             count = int(str(bound.this))
+            if isinstance(condition, exp.EQ):
+                if count != 1:
+                    continue  # ROWNUM = 2 matches no row in Oracle either
+                return condition, 1
             return condition, count - 1 if isinstance(condition, exp.LT) else count
     return None
 

@@ -266,6 +266,22 @@ FOREIGN_FUNCTIONS: dict[str, str] = {
 }
 
 
+#: Pseudo-columns of other dialects, which PostgreSQL reads as unknown columns.
+FOREIGN_COLUMNS: dict[str, str] = {
+    "rownum": "ORDER BY … LIMIT n at the end of the query instead of ROWNUM <= n",
+    "sysdate": "now() (or current_date)",
+    "systimestamp": "now()",
+    "getdate": "now()",
+    "rowid": "the table's primary key",
+}
+
+
+def foreign_column_hint(name: str) -> str | None:
+    """``PostgreSQL has no rownum: write …`` for another dialect's pseudo-column."""
+    spelling = FOREIGN_COLUMNS.get(name.lower())
+    return None if spelling is None else f"PostgreSQL has no {name.lower()}: write {spelling}"
+
+
 def foreign_function_hint(name: str) -> str | None:
     """``PostgreSQL has no isnull(): write coalesce(x, 0)`` for a known foreign function."""
     spelling = FOREIGN_FUNCTIONS.get(name.lower())

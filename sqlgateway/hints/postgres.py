@@ -25,6 +25,7 @@ from sqlgateway.catalog.suggest import (
 )
 from sqlgateway.guard.literals import sources
 from sqlgateway.guard.names import fold
+from sqlgateway.hints.dialects import foreign_column_hint
 from sqlgateway.hints.failure import Failure, Rule
 from sqlgateway.hints.types import datetime, invalid_text, undefined_function
 
@@ -53,6 +54,9 @@ def undefined_column(failure: Failure) -> list[str]:
     alias = _select_alias(failure, name)
     if alias is not None:
         return [alias]
+    foreign = foreign_column_hint(name) if len(parts) == 1 else None
+    if foreign is not None:
+        return [foreign]
     if failure.catalog is None:
         return []
     owners = failure.catalog.value_owners.get(name.lower())

@@ -11,6 +11,7 @@ import re
 from sqlglot import exp
 
 from sqlgateway.catalog.spelling import quoted, ranked_values, reformat
+from sqlgateway.catalog.suggest import json_path
 from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
 from sqlgateway.hints.notices import conventions_about
 
@@ -108,7 +109,12 @@ def _json_comparison(failure: Failure, right: str) -> str | None:
     )
     for node in tree.find_all(*kinds):
         left = node.this
+        while isinstance(left, exp.Paren):
+            left = left.this
         if isinstance(left, extracts):
+            nested = _nested_key(failure, left)
+            if nested is not None:
+                return nested
             if isinstance(left, exp.JSONExtract | exp.JSONBExtract):
                 left = exp.JSONExtractScalar(this=left.this, expression=left.expression)
             access = left.sql(dialect="postgres")
@@ -123,6 +129,37 @@ def _json_comparison(failure: Failure, right: str) -> str | None:
                 extra = f", or test containment: {column} @> '{{\"{key}\": {value.lower()}}}'"
             return f"->> gives text (-> gives json): cast it before comparing with a {right}: {fix}{extra}"
     return None
+
+
+def json_key(access: exp.Expr) -> str | None:
+    """The key an ``->``/``->>`` access reads (sqlglot keeps it as a JSON path or a string)."""
+    key = access.args.get("expression")
+    if isinstance(key, exp.JSONPath):
+        steps = [step for step in key.expressions if isinstance(step, exp.JSONPathKey)]
+        return str(steps[-1].this) if steps else None
+    if isinstance(key, exp.Literal) and key.is_string:
+        return str(key.this)
+    return None
+
+
+def _nested_key(failure: Failure, access: exp.Expr) -> str | None:
+    """``model_year is a key of details' vehicle`` when a top-level access names a key that
+    the column's documented examples hold deeper down."""
+    column = access.this
+    key = json_key(access)
+    if not isinstance(column, exp.Column) or key is None:
+        return None
+    found = failure.column(column.name)
+    if found is None:
+        return None
+    path = json_path(key, found[1])
+    if path is None or len(path) < 2:
+        return None
+    steps = "".join(f"->'{step}'" for step in path[:-1])
+    return (
+        f"{key} is inside the {path[-2]} object of {column.name}: write "
+        f"{column.name}{steps}->>'{path[-1]}' (cast it, e.g. ::int, to compare with a number)"
+    )
 
 
 _SYMBOLS: dict[type[exp.Expr], str] = {
@@ -184,6 +221,17 @@ def invalid_text(failure: Failure) -> list[str]:
         return _not_a_number(failure, kind, value)
     if kind == "boolean":
         return ["booleans are true or false (or 't'/'f'): compare with true, not a string"]
+    if kind.startswith("json") and failure.tree is not None:
+        for node in failure.tree.find_all(exp.EQ, exp.NEQ):
+            if isinstance(node.this, exp.JSONExtract | exp.JSONBExtract) and isinstance(
+                node.expression, exp.Literal
+            ):
+                inner = node.this.this.sql(dialect="postgres").replace(" -> ", "->")
+                access = f"{inner}->>'{json_key(node.this)}'"
+                return [
+                    "-> gives json, which a string is not: use ->> for the last key to compare "
+                    f"text, {access} = {node.expression.sql(dialect='postgres')}"
+                ]
     if kind.startswith(("json", "uuid")):
         return [
             f"the string is not valid {kind}: write JSON with double-quoted keys, '{{\"k\": 1}}'"

@@ -96,6 +96,20 @@ def hints(sql: str, sqlstate: str, message: str, at: str | None = None, *tables:
             "operator does not exist: text > integer", "> 10", (), "::int > 10",
         ),
         (
+            "SELECT 1 FROM claims WHERE (details ->> 'model_year') > 2015", "42883",
+            "operator does not exist: text > integer", "> 2015", (),
+            "details->'vehicle'->>'model_year'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details -> 'vehicle' -> 'make' = 'Toyota'", "22P02",
+            'invalid input syntax for type json (Token "Toyota" is invalid.)', "'Toyota'", (),
+            "details->'vehicle'->>'make' = 'Toyota'",
+        ),
+        (
+            "SELECT * FROM claims WHERE ROWNUM <= 5", "42703", 'column "rownum" does not exist',
+            "ROWNUM", (), "PostgreSQL has no rownum",
+        ),
+        (
             "SELECT 1 FROM claims WHERE details ->> 'vehicle' ->> 'make' = 'x'", "42883",
             "operator does not exist: text ->> unknown", "->> 'make'", (), "use -> for every key",
         ),
