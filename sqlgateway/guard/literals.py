@@ -46,10 +46,23 @@ def compares_with_null(node: exp.Expr) -> bool:
     )
 
 
+#: Node classes a string literal may hide in (the first look of `compared`, which the walk
+#: pays for every comparison: most compare with numbers or columns).
+_MAYBE_STRING = frozenset({exp.Literal, exp.RawString, exp.Cast, exp.Paren, exp.Any, exp.All})
+
+
 def compared(node: exp.Expr) -> Found | None:
     """(column, operator, values, negated) when `node` compares one column with string
     literals only, else None."""
-    negated = isinstance(node.parent, exp.Not) != bool(node.args.get("negate"))
+    args = node.args
+    if type(node) is not exp.In and not (
+        type(args.get("expression")) in _MAYBE_STRING or type(args.get("this")) in _MAYBE_STRING
+    ):
+        return None
+    right = args.get("expression")
+    if type(right) is exp.Literal and not right.is_string and type(args.get("this")) is exp.Column:
+        return None  # col = 42: the point lookup's way
+    negated = isinstance(node.parent, exp.Not) != bool(args.get("negate"))
     if isinstance(node, exp.In):
         column = _column(node.this)
         if column is None or node.args.get("query") or node.args.get("unnest"):

@@ -105,8 +105,4 @@ def _unexposed_relation(error: RejectedError, catalog: Catalog) -> str | None:
     if not error.construct.startswith("relation ") or is_discovery(error):
         return None
     name = error.construct.removeprefix("relation ")
-    if catalog.find(name) is not None or (
-        catalog.find(name.rpartition(".")[2]) is not None and "." not in name
-    ):
-        return None
-    return name
+    return None if catalog.find(name) is not None else name
