@@ -30,9 +30,9 @@ from sqlgateway.guard.dialects import DEFAULT_DIALECT, DIALECTS, to_postgres
 from sqlgateway.guard.parse import scan
 
 #: Longest text tried in other dialects (a first attempt is a few hundred characters).
-MAX_SNIFF_CHARS = 4_000
+MAX_SNIFF_CHARS = 3_000
 #: Time after which no further dialect is tried, in seconds.
-SNIFF_BUDGET_S = 0.015
+SNIFF_BUDGET_S = 0.010
 #: Characters of the translation shown in a hint.
 MAX_SHOWN_SQL_CHARS = 600
 
