@@ -83,6 +83,16 @@ def test_long_and_deep_texts_cost_little() -> None:
     assert time.process_time() - started < 5  # generous: the figure is measured in bench/
 
 
+def test_the_likeliest_dialect_is_tried_whatever_the_budget() -> None:
+    # the budget is CPU time: a thread that waited for a core still gets its likeliest reading
+    for text, dialect in (
+        ("SELECT TOP 5 claim_id FROM claims", "tsql"),
+        ("SELECT `a` FROM t", "mysql"),
+    ):
+        found = sniff(text, approve, budget_s=0)
+        assert found is not None and found.dialect == dialect
+
+
 def test_hints_are_bounded_and_name_the_dialect() -> None:
     hint = translation_hint(Translation("tsql", "SELECT " + "x, " * 1000 + "y"))
     assert hint.startswith('this reads as tsql SQL: resend the same text with "dialect": "tsql"')
