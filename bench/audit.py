@@ -12,13 +12,15 @@ same concurrency, every lookup a different claim id, as in `point.py`):
   audit database on the same embedded server (`ensure_audit_database`, as `serve` sets up the
   demo's), as its own writer role.
 
-With `--baseline <commit>`, two more variants run that commit's gateway from its own source
+With `--baseline <commit>`, three more variants run that commit's gateway from its own source
 tree (`baseline.py`), same settings, same rounds:
 
+- ``audit_off_base``: that version with audit off, against this one's audit off: what the
+  common path (a point lookup, nothing else) gained or lost between the versions;
 - ``audit_jsonl_base``, ``audit_postgres_base``: e.g. the gateway before durable audit
   (e6e5b14), which answered first and wrote the events up to 200 ms later, in batches.
 
-and each audited variant is compared round by round with its baseline (throughput ratio, p99
+and each variant is compared round by round with its baseline (throughput ratio, p50 and p99
 difference in ms).
 
 Each answer now waits until its event is durable. A version that writes off the request path
@@ -63,18 +65,24 @@ from sqlgateway.audit.provision import AUDIT_SCHEMA
 from sqlgateway.db.sql import quote_ident
 
 VARIANTS = ("raw", "audit_off", "audit_jsonl", "audit_postgres")
-#: With a baseline: the audited variants of that version, and what each is compared with.
-BASELINE_OF = {"audit_jsonl": "audit_jsonl_base", "audit_postgres": "audit_postgres_base"}
+#: With a baseline: that version's servers (audit off, and each sink), and what each is
+#: compared with; audit off against audit off is the common path's cost between versions.
+BASELINE_OF = {
+    "audit_off": "audit_off_base",
+    "audit_jsonl": "audit_jsonl_base",
+    "audit_postgres": "audit_postgres_base",
+}
 LABELS = {
     "raw": "raw asyncpg",
     "audit_off": "gateway HTTP, audit off",
     "audit_jsonl": "gateway HTTP, audit to JSONL",
     "audit_postgres": "gateway HTTP, audit to PostgreSQL",
+    "audit_off_base": "baseline {}, audit off",
     "audit_jsonl_base": "baseline {}, audit to JSONL",
     "audit_postgres_base": "baseline {}, audit to PostgreSQL",
 }
 GATEWAYS = ("audit_off", "audit_jsonl", "audit_postgres", *BASELINE_OF.values())
-AUDITED = ("audit_jsonl", "audit_postgres", *BASELINE_OF.values())
+AUDITED = ("audit_jsonl", "audit_postgres", "audit_jsonl_base", "audit_postgres_base")
 #: Longest wait for the trail to write a variant's events (or a spill to be replayed).
 DRAIN_TIMEOUT_S = 60.0
 POLL_S = 0.02
@@ -209,6 +217,7 @@ async def run_audit_overhead(
             "audit_postgres": start("audit-postgres", "postgres", **to_postgres),
         }
         if baseline is not None:
+            servers["audit_off_base"] = start("base-off", "none", baseline)
             servers["audit_jsonl_base"] = start("base-jsonl", "jsonl", baseline)
             servers["audit_postgres_base"] = start(
                 "base-postgres", "postgres", baseline, **to_postgres
