@@ -20,7 +20,7 @@ import decimal
 import ipaddress
 import math
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,7 +52,14 @@ def clip_text(text: str, max_chars: int) -> str:
     """`text` cut to `max_chars` characters with a visible marker saying how long it was."""
     if len(text) <= max_chars:
         return text
-    return f"{text[:max_chars]}…[clipped {max_chars}/{len(text)} chars]"
+    return clip_head(text, len(text), max_chars)
+
+
+def clip_head(head: str, total_chars: int, max_chars: int) -> str:
+    """The start of a text `total_chars` long, of which only `head` is at hand, cut to
+    `max_chars` characters with the marker `clip_text` writes."""
+    shown = head[:max_chars]
+    return f"{shown}…[clipped {len(shown)}/{total_chars} chars]"
 
 
 def _float(value: float) -> Any:
@@ -250,14 +257,20 @@ class ResultEncoder:
     def row_count(self) -> int:
         return len(self._rows)
 
-    def add(self, row: Iterable[Any]) -> bool:
-        """Encode `row`; False (and the row left out) once the budget or max_rows is reached."""
+    def add(self, row: Iterable[Any], rendered: Mapping[int, str] | None = None) -> bool:
+        """Encode `row`; False (and the row left out) once the budget or max_rows is reached.
+
+        `rendered`: cells given as their final text (values PostgreSQL sent clipped, with
+        their marker), by column index; they skip their column's conversion."""
         if self._max_rows is not None and len(self._rows) >= self._max_rows:
             self.overflow = True
             return False
         values = list(row)
         for index, convert in self._convert:
             values[index] = convert(values[index])
+        if rendered:
+            for index, text in rendered.items():
+                values[index] = text
         encoded = _dump(values)
         cost = len(encoded) + (1 if self._rows else 0)
         if self._used + cost > self._max_chars:
@@ -272,6 +285,10 @@ class ResultEncoder:
         self._rows.append(encoded)
         self._used += cost
         return True
+
+    def leave_out(self) -> None:
+        """A row is left out without being looked at (it cannot fit): no more rows."""
+        self.overflow = True
 
     def _squeeze(self, values: list[Any]) -> bytes | None:
         """The first row alone is over the budget: clip its largest cells until it fits
