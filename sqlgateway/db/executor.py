@@ -24,6 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.prepared_stmt import PreparedStatement
 
 from sqlgateway.auth.scoping import DbScope, begin_statements
+from sqlgateway.db.caps import MAX_COLUMNS, Budget, Caps, CapsCache, rows_per_batch, shape_key
 from sqlgateway.db.driver_errors import (
     DATABASE_ERRORS,
     RETRY_HINT,
@@ -37,6 +38,7 @@ from sqlgateway.db.pools import Member, PoolSet, describe_dsn
 from sqlgateway.db.sql import quote_literal
 from sqlgateway.errors import (
     GatewayError,
+    QueryError,
     UnavailableError,
 )
 from sqlgateway.guard.cost import check_plan, estimate
@@ -50,6 +52,15 @@ APPLICATION_NAME = "sqlgateway"
 logger = logging.getLogger("sqlgateway")
 
 _EXPLAIN = "EXPLAIN (FORMAT JSON) "
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A prepared statement, the columns it answers with and how its values are capped."""
+
+    statement: PreparedStatement
+    attributes: Sequence[Any]  # the approved statement's columns (asyncpg Attributes)
+    caps: Caps
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +215,9 @@ class Database:
         self.pool = pool
         self.pools = PoolSet(Member("primary", pool), replicas, retry_ms=settings.replica_retry_ms)
         self._settings = settings
+        self._budget = Budget(settings.max_response_chars, settings.max_cell_chars)
+        #: The caps each statement shape needed last time (see db/caps.py).
+        self._caps = CapsCache()
         #: Requests waiting for a connection right now (a metrics gauge).
         self.waiting = 0
         begin = [
@@ -315,6 +329,7 @@ class Database:
         settings = self._settings
         await conn.execute(self._begin_for(plan))
         prefix = f"/* {plan.comment} */ " if plan.comment else ""
+        offset = len(prefix)  # where the approved statement starts in what runs
         try:
             if (settings.max_plan_cost or settings.max_plan_rows) and not plan.streams_rows:
                 try:
@@ -328,10 +343,12 @@ class Database:
                     max_cost=settings.max_plan_cost,
                     max_rows=settings.max_plan_rows,
                 )
-            statement = await conn.prepare(prefix + plan.sql)
+            prepared = await self._prepare(conn, plan, prefix)
+            offset = len(prefix) + prepared.caps.statement_offset
+            types = [attribute.type for attribute in prepared.attributes]
             columns: list[Column] = []
             converters = []
-            for attribute in statement.get_attributes():
+            for attribute in prepared.attributes:
                 type_name, kind = _describe_type(attribute)
                 columns.append(Column(attribute.name, type_name))
                 converters.append(converter_for(type_name, kind, settings.max_cell_chars))
@@ -344,21 +361,79 @@ class Database:
                 executed_sql=plan.echo_sql,
                 notice=plan.notice,
             )
-            prefetch = settings.cursor_prefetch_rows
+            prefetch = rows_per_batch(types, self._budget, settings.cursor_prefetch_rows)
             if plan.max_rows is not None:
                 prefetch = min(prefetch, plan.max_rows + 1)
-            async for batch in _batches(conn, statement, prefetch, plan.args):
-                if not all(encoder.add(record) for record in batch):
+            async for batch in _batches(conn, prepared.statement, prefetch, plan.args):
+                if not prepared.caps.feed(encoder, batch):
                     break
         except (pgerr.PostgresError, GatewayError) as error:
             if isinstance(error, pgerr.PostgresError) and not hasattr(error, "position_offset"):
-                error.position_offset = len(prefix)  # type: ignore[attr-defined]
+                error.position_offset = offset  # type: ignore[attr-defined]
             # the server answered (or we refused): the connection is idle, end the transaction
             if not _is_lost(conn):
                 await conn.execute("ROLLBACK")
             raise
         await conn.execute("ROLLBACK")
         return encoder
+
+    async def _prepare(self, conn: PoolConnectionProxy, plan: QueryPlan, prefix: str) -> _Prepared:
+        """The statement to run for `plan`: the approved one, or the one that caps its values.
+
+        A statement shape seen before is prepared wrapped straight away with the caps it had
+        (one round trip, as without caps); its description shows whether they still fit.
+        Otherwise the approved statement is described first, and wrapped if it must be."""
+        key = shape_key(plan.sql, plan.scope.role if plan.scope else None)
+        remembered = self._caps.get(key)
+        if remembered is not None:
+            try:
+                found = await self._prepare_capped(conn, prefix, plan.sql, remembered)
+            except pgerr.PostgresError as error:
+                if isinstance(error, (*UNAVAILABLE, pgerr.QueryCanceledError)):
+                    raise
+                # they no longer fit (the schema changed), or the statement fails: start again
+                # from its own description, in a new transaction (this one is aborted)
+                self._caps.forget(key)
+                await conn.execute("ROLLBACK; " + self._begin_for(plan))
+            else:
+                if isinstance(found, _Prepared):
+                    return found
+        try:
+            statement = await conn.prepare(prefix + plan.sql)
+        except pgerr.PostgresError as error:
+            error.position_offset = len(prefix)  # type: ignore[attr-defined]
+            raise
+        attributes = statement.get_attributes()
+        caps = Caps.of([attribute.type for attribute in attributes], self._budget)
+        if not caps.wrapped:
+            return _Prepared(statement, attributes, caps)
+        for _ in range(2):  # a second time only if the schema changed in between
+            found = await self._prepare_capped(conn, prefix, plan.sql, caps)
+            if isinstance(found, _Prepared):
+                self._caps.put(key, caps)
+                return found
+            caps = found
+        raise QueryError(
+            "the gateway could not cap the values of this query",
+            hint="cast unusual column types to text",
+        )
+
+    async def _prepare_capped(
+        self, conn: PoolConnectionProxy, prefix: str, sql: str, caps: Caps
+    ) -> _Prepared | Caps:
+        """`sql` prepared wrapped in `caps`, or the caps its description calls for instead."""
+        if caps.too_wide():
+            raise QueryError(
+                f"the query returns {caps.width} columns; values that may be large need one "
+                f"more, and PostgreSQL allows {MAX_COLUMNS}",
+                hint="select fewer columns",
+            )
+        statement = await conn.prepare(prefix + caps.sql(sql))
+        attributes = statement.get_attributes()[: caps.width]
+        found = Caps.of([attribute.type for attribute in attributes], self._budget)
+        if found != caps:
+            return found
+        return _Prepared(statement, attributes, caps)
 
     def _begin_for(self, plan: QueryPlan) -> str:
         """BEGIN READ ONLY, the timeout, and the request's scope: one simple-protocol round
