@@ -8,10 +8,11 @@
 6. node walk        every node once: class allowlist and node checks (nodes.py), function
                     calls (functions.py), relations and CTE scope (relations.py), bind
                     parameters of named queries only (parameters.py)
-7. render           SQL written from the validated tree (render.py); first, with
+7. value sizes      no value built from constants far larger than a response (sizes.py)
+8. render           SQL written from the validated tree (render.py); first, with
                     ``policy.star_columns``, ``*`` over a table with sensitive columns is
                     written out as its other columns (stars.py)
-8. re-check         the rendered SQL passes 1–6 with the same tables and functions and has no
+9. re-check         the rendered SQL passes 1–6 with the same tables and functions and has no
                     backslash in a plain string, so no generator quirk can change what runs
 
 The re-check skips steps 2–6 when the rendered SQL has the very tokens of the query (same
@@ -52,6 +53,7 @@ from sqlgateway.guard.policy import GuardPolicy
 from sqlgateway.guard.reinterpret import reinterpretations
 from sqlgateway.guard.relations import CteScopes, check_relation
 from sqlgateway.guard.render import render
+from sqlgateway.guard.sizes import check_value_sizes
 from sqlgateway.guard.stars import expand_stars
 from sqlgateway.guard.statements import (
     check_root,
@@ -106,6 +108,7 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         tree = _tree(sql, tokens)
         walk = walk_tree(tree, policy)
         tables, functions = walk.tables, walk.functions
+        integer_sizes = check_value_sizes(tree, functions, policy.max_value_chars)
         has_order_by, has_limit = ordering(tree)
         comparisons = walk.comparisons() if walk.compared else ()
         notes = (
@@ -140,6 +143,7 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         notes=notes,
         stars=bool(walk.stars),
         omitted=tuple(omitted),
+        integer_sizes=integer_sizes,
     )
 
 

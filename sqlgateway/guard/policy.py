@@ -10,6 +10,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sqlgateway.settings import Settings
 
+#: A value built from constants is refused when it would be this many responses long:
+#: "far" over the budget (db/caps.py caps every value anyway; this saves the database the work).
+VALUE_LIMIT_RESPONSES = 10
+#: The default response budget (SQLGATEWAY_MAX_RESPONSE_CHARS), for policies built without settings.
+_DEFAULT_RESPONSE_CHARS = 95_000
+
 
 def _names(values: Iterable[str]) -> frozenset[str]:
     return frozenset(value.strip().lower() for value in values if value.strip())
@@ -68,6 +74,7 @@ class GuardPolicy:
       0 for free SQL, which never may; a named query's count (guard/parameters.py).
     - ``star_columns``: tables with sensitive columns; a ``*`` or ``t.*`` over one of them is
       written out as its visible columns (guard/stars.py). Empty: stars stay as written.
+    - ``max_value_chars``: the longest value a query may build from constants (sizes.py).
     """
 
     extra_functions: frozenset[str] = field(default_factory=frozenset)
@@ -76,6 +83,7 @@ class GuardPolicy:
     allowed_system_relations: frozenset[str] = field(default_factory=frozenset)
     bind_parameters: int = 0
     star_columns: tuple[StarColumns, ...] = ()
+    max_value_chars: int = VALUE_LIMIT_RESPONSES * _DEFAULT_RESPONSE_CHARS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "extra_functions", function_names(self.extra_functions))
@@ -98,4 +106,5 @@ class GuardPolicy:
             allowed_schemas=frozenset(settings.allowed_schemas),
             allowed_tables=frozenset(settings.allowed_tables),
             allowed_system_relations=frozenset(settings.allowed_system_relations),
+            max_value_chars=VALUE_LIMIT_RESPONSES * settings.max_response_chars,
         )

@@ -46,6 +46,8 @@ class Verdict:
     - ``stars``: a select list holds ``*`` or ``t.*``.
     - ``omitted``: ``table.column`` names left out of ``*`` because they are sensitive
       (``GuardPolicy.star_columns``).
+    - ``integer_sizes``: the value-size rule read integer literals (``repeat(…, n)``): the
+      verdict holds for these integers only (the verdict cache does not reuse it).
     """
 
     sql: str
@@ -58,3 +60,4 @@ class Verdict:
     notes: tuple[str, ...] = ()
     stars: bool = False
     omitted: tuple[str, ...] = ()
+    integer_sizes: bool = False

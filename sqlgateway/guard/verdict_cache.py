@@ -12,7 +12,8 @@ the guard checks once more. Rendering may move an integer (sqlglot writes ``OFFS
 as ``LIMIT 10 OFFSET 5``); the shape remembers that order. A shape is cached only if the probe
 gets the same verdict and putting the query's own integers into the template gives back exactly
 the SQL the guard rendered for it; otherwise the shape is remembered as one the guard checks
-every time. Refusals are never cached.
+every time. So is a shape whose verdict depended on its integers after all (the value-size
+rule reads ``repeat``'s count, ``Verdict.integer_sizes``). Refusals are never cached.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ class VerdictCache:
 
     def _learn(self, sql: str, tokens: list[Token], verdict: Verdict) -> _Shape | None:
         """The template of `sql`'s shape, or _UNSPLICEABLE."""
+        if verdict.integer_sizes:
+            return _UNSPLICEABLE  # other integers may get another verdict
         written = _integers(tokens)
         values = [t.text for t in written]
         probe, probe_verdict = values, verdict
