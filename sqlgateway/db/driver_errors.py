@@ -13,6 +13,7 @@ import socket
 
 import asyncpg.exceptions as pgerr
 
+from sqlgateway.db.encode import clip_text
 from sqlgateway.errors import (
     GatewayError,
     QueryError,
@@ -56,6 +57,9 @@ DATABASE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 RETRY_HINT = "retry in a moment"
+#: PostgreSQL quotes the offending value in some errors (`invalid input syntax for type
+#: integer: "…"`), whatever its size: the message, detail and hint passed on are clipped.
+MAX_ERROR_TEXT_CHARS = 2_000
 
 
 def is_unavailable(error: BaseException) -> bool:
@@ -171,10 +175,10 @@ def timeout_error(
 
 def _query_error(error: pgerr.PostgresError, sql: str) -> QueryError:
     position = _position(error)
-    message = str(getattr(error, "message", None) or error)
+    message = clip_text(str(getattr(error, "message", None) or error), MAX_ERROR_TEXT_CHARS)
     detail = getattr(error, "detail", None)
     if detail:
-        message = f"{message} ({detail})"
+        message = f"{message} ({clip_text(str(detail), MAX_ERROR_TEXT_CHARS)})"
     if position is not None and 1 <= position <= len(sql) + 1:
         message = f"{message}\n{caret_excerpt(sql, position - 1)}"
     kind = QueryError
@@ -182,9 +186,10 @@ def _query_error(error: pgerr.PostgresError, sql: str) -> QueryError:
         kind = UnknownTableError
     elif isinstance(error, pgerr.UndefinedColumnError):
         kind = UnknownColumnError
+    hint = getattr(error, "hint", None)
     return kind(
         message,
-        hint=getattr(error, "hint", None),
+        hint=clip_text(str(hint), MAX_ERROR_TEXT_CHARS) if hint else None,
         sqlstate=getattr(error, "sqlstate", None),
         position=position,
     )
