@@ -1,0 +1,161 @@
+"""Memory per request is bounded by the response budget, whatever the SQL.
+
+Each measurement starts `sqlgateway serve` in a subprocess of its own (so the memory measured
+is the gateway's alone, and no earlier query has already grown its heap), warms it up with
+small versions of the same value types, then sends the hostile query while a thread samples
+the server's resident set from /proc every millisecond (and its VmHWM, reset before). The
+figure is the peak growth over the RSS just before the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from conftest import TEST_API_KEY
+from workers import serve_process
+
+from bench.memory import PeakSampler
+from sqlgateway.demo.database import DemoDatabase
+
+AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
+#: The issue's limits: one hostile request, and eight of them at once.
+ONE_REQUEST_MIB = 32
+EIGHT_REQUESTS_MIB = 128
+
+#: Values far larger than the response budget (95,000 characters), built by the database. The
+#: test database is small (20,000 claims), so some are repeated over generate_series to reach
+#: the sizes the issue measured on the full demo: each costs main's gateway 40-80 MiB.
+HOSTILE: dict[str, str] = {
+    "json_agg of claim_events": "SELECT json_agg(e) FROM claim_events e",
+    "array_agg of every note": (
+        "SELECT array_agg(e.note) FROM claim_events e, generate_series(1, 3) AS copies"
+    ),
+    "string_agg of every description": (
+        "SELECT string_agg(c.description, ' ') FROM claims c, generate_series(1, 30) AS copies"
+    ),
+    "wide composite row": (
+        "SELECT ROW(json_agg(c), array_agg(c.description), string_agg(c.claim_number, ',')) "
+        "AS wide FROM claims c"
+    ),
+    "huge bytea": (
+        "SELECT string_agg(convert_to(e.note, 'UTF8'), '\\x00'::bytea) AS blob "
+        "FROM claim_events e, generate_series(1, 3) AS copies"
+    ),
+    "deep array": (
+        "SELECT array_fill(c.description, ARRAY[8, 8, 8, 8, 8, 8]) AS deep "
+        "FROM claims c WHERE c.claim_id = 1"
+    ),
+    "many wide rows": "SELECT repeat(note, 3000) AS wide FROM claim_events",
+}
+#: Refused before anything runs.
+BOMB = "SELECT repeat('x', 300000000) AS x"
+
+#: Small versions of the same types, so that first-use costs (type introspection, imports)
+#: are paid before the measurement.
+WARM_UP = [
+    "SELECT * FROM claims WHERE claim_id = 1",
+    "SELECT json_agg(e), array_agg(e.note), string_agg(e.note, ' '), "
+    "string_agg(convert_to(e.note, 'UTF8'), '\\x00'::bytea), "
+    "ROW(json_agg(e), array_agg(e.note)) FROM (SELECT * FROM claim_events LIMIT 3) e",
+    "SELECT array_fill(description, ARRAY[2, 2]) FROM claims WHERE claim_id = 1",
+    "SELECT repeat(note, 2) FROM claim_events LIMIT 3",
+    "SELECT repeat('x', 20) AS x",
+]
+
+
+@pytest.fixture
+def gateway(demo: DemoDatabase, tmp_path: Path) -> Iterator[tuple[int, str]]:
+    """A fresh `sqlgateway serve` (pid, URL), warmed up."""
+    settings = {
+        "SQLGATEWAY_AUDIT_SINK": "jsonl",
+        "SQLGATEWAY_AUDIT_FILE": str(tmp_path / "audit.jsonl"),
+        "SQLGATEWAY_AUDIT_SPILL_DIR": str(tmp_path / "spill"),
+        "SQLGATEWAY_POOL_MIN_SIZE": "1",
+        "SQLGATEWAY_POOL_MAX_SIZE": "8",
+    }
+    with serve_process(demo, settings, workers=1) as (process, url):
+        with httpx2.Client(base_url=url, headers=AUTH, timeout=60) as http:
+            for sql in WARM_UP:
+                assert http.post("/query", json={"sql": sql}).status_code == 200, sql
+        yield process.pid, url
+
+
+def _post(url: str, sql: str) -> httpx2.Response:
+    with httpx2.Client(base_url=url, headers=AUTH, timeout=60) as http:
+        return http.post("/query", json={"sql": sql})
+
+
+def _report(name: str, growth_mib: float, response: httpx2.Response) -> None:
+    print(f"\nRSS growth {growth_mib:7.1f} MiB  {response.status_code}  {name}", file=sys.stderr)
+
+
+def _assert_clipped_and_marked(response: httpx2.Response) -> None:
+    assert response.status_code == 200, response.text[:500]
+    body = response.json()
+    assert body["row_count"] >= 1
+    assert "…[clipped " in response.text  # the value is there, clipped, with its marker
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_one_hostile_value_costs_the_gateway_under_32_mib(
+    gateway: tuple[int, str], name: str
+) -> None:
+    pid, url = gateway
+    with PeakSampler(pid) as sampler:
+        response = _post(url, HOSTILE[name])
+    assert sampler.result is not None
+    _report(name, sampler.result.growth_mib, response)
+    _assert_clipped_and_marked(response)
+    assert sampler.result.growth_mib < ONE_REQUEST_MIB
+
+
+def test_a_constant_value_bomb_is_refused_before_it_runs(gateway: tuple[int, str]) -> None:
+    pid, url = gateway
+    with PeakSampler(pid) as sampler:
+        response = _post(url, BOMB)
+    assert sampler.result is not None
+    _report("repeat('x', 300000000)", sampler.result.growth_mib, response)
+    assert response.status_code == 400, response.text[:500]
+    error = response.json()["error"]
+    assert error["code"] == "rejected"
+    assert "length(" in error["hint"] and "count" in error["hint"]
+    assert sampler.result.growth_mib < ONE_REQUEST_MIB
+
+
+def test_eight_hostile_values_at_once_cost_the_gateway_under_128_mib(
+    gateway: tuple[int, str],
+) -> None:
+    pid, url = gateway
+    sqls = [*HOSTILE.values(), "SELECT jsonb_agg(c) FROM claims c"]
+    assert len(sqls) == 8
+
+    async def all_at_once() -> list[httpx2.Response]:
+        limits = httpx2.Limits(max_connections=8)
+        async with httpx2.AsyncClient(
+            base_url=url, headers=AUTH, timeout=120, limits=limits
+        ) as http:
+            return await asyncio.gather(*(http.post("/query", json={"sql": s}) for s in sqls))
+
+    with PeakSampler(pid) as sampler:
+        responses = asyncio.run(all_at_once())
+    assert sampler.result is not None
+    _report("eight at once", sampler.result.growth_mib, responses[0])
+    for response in responses:
+        _assert_clipped_and_marked(response)
+    assert sampler.result.growth_mib < EIGHT_REQUESTS_MIB
+
+
+def test_a_huge_value_quoted_in_an_error_is_clipped(gateway: tuple[int, str]) -> None:
+    pid, url = gateway
+    sql = "SELECT string_agg(c.description, ' ')::int FROM claims c, generate_series(1, 30)"
+    with PeakSampler(pid) as sampler:
+        response = _post(url, sql)
+    assert sampler.result is not None
+    _report("error quoting a 24 MB value", sampler.result.growth_mib, response)
+    assert response.status_code == 400
+    assert len(response.content) < 10_000
