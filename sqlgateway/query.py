@@ -15,7 +15,6 @@ import functools
 import time
 from typing import TYPE_CHECKING
 
-import anyio.to_thread
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -116,15 +115,15 @@ def check_free_sql(services: Services) -> None:
 
 
 async def _approve(services: Services, sql: str, record: RequestRecord) -> Verdict:
-    """The verdict on `sql` (`_verdict`). Long statements are checked in a worker thread:
-    parsing adversarial text can take a second of CPU, which must not stall every other
-    request on the event loop."""
+    """The verdict on `sql` (`_verdict`). Long statements are checked in a worker thread, one
+    at a time: parsing adversarial text can take a second of CPU and tens of MiB, which must
+    not stall every other request on the event loop (services.OneAtATime)."""
     started = time.perf_counter()
     try:
         catalog = await services.catalog.get() if services.sensitive else None
         check = functools.partial(_verdict, services, catalog)
         if len(sql) > GUARD_INLINE_MAX_CHARS:
-            verdict = await anyio.to_thread.run_sync(check, sql)
+            verdict = await services.long_sql.run(functools.partial(check, sql))
         else:
             verdict = check(sql)
         record.sql_executed = verdict.sql
@@ -178,7 +177,7 @@ async def _explain(services: Services, error: GatewayError, attempt: Attempt) ->
 
     explain = functools.partial(hints_for, error, attempt, catalog, approve)
     if len(attempt.text) > GUARD_INLINE_MAX_CHARS:
-        hints = await anyio.to_thread.run_sync(explain)
+        hints = await services.long_sql.run(explain)
     else:
         hints = explain()
     for hint in reversed(hints):

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 
 from sqlgateway.api.privacy import PrivacyPolicy, load_privacy_policy
 from sqlgateway.auth import Authenticator
 from sqlgateway.catalog.schema_docs import SchemaDocs
 from sqlgateway.catalog.source import CatalogSource
+from sqlgateway.db.driver_errors import RETRY_HINT
 from sqlgateway.db.executor import Database
+from sqlgateway.errors import UnavailableError
 from sqlgateway.guard import GuardPolicy, Verdict
 from sqlgateway.guard import check_sql as parser_guard
 from sqlgateway.guard.verdict_cache import StarVerdicts, VerdictCache
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from sqlgateway.audit.trail import AuditTrail
 
 Guard = Callable[[str, GuardPolicy], Verdict]
+T = TypeVar("T")
 
 #: Distinct SQL shapes whose verdicts are remembered (models repeat themselves a lot).
 VERDICT_CACHE_SIZE = 2048
@@ -39,6 +44,8 @@ class Services:
     check_sql: Callable[[str], Verdict]
     #: The guard that writes ``*`` out without sensitive columns: (sql, star columns) → verdict.
     check_sql_stars: StarVerdicts
+    #: Where the guard's work on long statements runs: a worker thread, one at a time.
+    long_sql: OneAtATime
     catalog: CatalogSource
     docs: SchemaDocs | None
     #: ``schema.table.column`` names refused in queries; empty: the check is skipped.
@@ -78,6 +85,7 @@ class Services:
             database=database,
             check_sql=check,
             check_sql_stars=StarVerdicts(guard, policy, VERDICT_CACHE_SIZE // 4),
+            long_sql=OneAtATime(timeout_s=settings.request_deadline_ms / 1000),
             catalog=CatalogSource(settings, docs, database.pools),
             docs=docs,
             sensitive=docs.sensitive if docs is not None else frozenset(),
@@ -94,6 +102,27 @@ class Services:
             ),
             audit=audit,
             named=named,
+        )
+
+
+class OneAtATime:
+    """Work on a long statement (the guard's check, the hints' attempts), in a worker thread,
+    one statement at a time (built in the event loop that uses it). Parsing a long statement
+    takes the guard hundreds of bytes of memory a character, and threads would only take turns
+    holding the interpreter lock anyway: sixteen 92 KB statements at once cost a served
+    gateway 86 MiB in threads of their own, 7 MiB one after the other
+    (tests/integration/serving/test_memory.py). Work that waits longer than `timeout_s` for
+    its turn gets 503; work that started finishes."""
+
+    def __init__(self, *, timeout_s: float) -> None:
+        self._limiter = anyio.CapacityLimiter(1)
+        self._timeout_s = timeout_s
+
+    async def run(self, work: Callable[[], T]) -> T:
+        with anyio.move_on_after(self._timeout_s):
+            return await anyio.to_thread.run_sync(work, limiter=self._limiter)
+        raise UnavailableError(
+            "the gateway is busy checking other long statements", hint=RETRY_HINT
         )
 
 
