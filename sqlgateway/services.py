@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 Guard = Callable[[str, GuardPolicy], Verdict]
 T = TypeVar("T")
 
-#: Distinct SQL shapes whose verdicts are remembered (models repeat themselves a lot).
+#: Distinct SQL shapes whose verdicts are remembered (models repeat themselves a lot), and
+#: the characters of their statements: at most about 16 MiB (verdict_cache.py).
 VERDICT_CACHE_SIZE = 2048
+VERDICT_CACHE_CHARS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,9 @@ class Services:
     ) -> Services:
         policy = GuardPolicy.from_settings(settings)
 
-        check = VerdictCache(lambda sql: guard(sql, policy), VERDICT_CACHE_SIZE)
+        check = VerdictCache(
+            lambda sql: guard(sql, policy), VERDICT_CACHE_SIZE, VERDICT_CACHE_CHARS
+        )
         named = named or NamedQueries()
 
         spec = build_spec(settings.served_url, settings=settings, docs=docs, named=named)

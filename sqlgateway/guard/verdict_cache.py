@@ -14,6 +14,11 @@ gets the same verdict and putting the query's own integers into the template giv
 the SQL the guard rendered for it; otherwise the shape is remembered as one the guard checks
 every time. So is a shape whose verdict depended on its integers after all (the value-size
 rule reads ``repeat``'s count, ``Verdict.integer_sizes``). Refusals are never cached.
+
+A remembered shape holds about 16 bytes per character of its SQL (its tokens and its template;
+1.4 MiB for a 92 KB statement, measured), so the cache is bounded by the characters of the
+statements it remembers, not only by their number; a statement longer than a 64th of that
+bound is not remembered.
 """
 
 from __future__ import annotations
@@ -95,10 +100,16 @@ def _key(tokens: list[Token]) -> Hashable:
 class VerdictCache:
     """A thread-safe LRU of verdicts by SQL shape in front of `check` (the guard)."""
 
-    def __init__(self, check: Callable[[str], Verdict], max_entries: int) -> None:
+    def __init__(
+        self, check: Callable[[str], Verdict], max_entries: int, max_chars: int = 1_000_000
+    ) -> None:
+        """`max_entries` shapes at most, learnt from at most `max_chars` characters of SQL."""
         self._check = check
         self._max_entries = max_entries
-        self._shapes: OrderedDict[Hashable, _Shape | None] = OrderedDict()
+        self._max_chars = max_chars
+        self._chars = 0  # of the statements the shapes were learnt from
+        #: shape key → (the shape or _UNSPLICEABLE, characters of its statement)
+        self._shapes: OrderedDict[Hashable, tuple[_Shape | None, int]] = OrderedDict()
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -111,7 +122,7 @@ class VerdictCache:
         key = _key(tokens)
         with self._lock:
             known = key in self._shapes
-            shape = self._shapes.get(key)
+            shape = self._shapes[key][0] if known else None
             if known:
                 self._shapes.move_to_end(key)
             if shape is not None:
@@ -120,8 +131,8 @@ class VerdictCache:
             return dataclasses.replace(shape.verdict, sql=shape.splice(_values(tokens)))
         verdict = self._check(sql)
         self.misses += 1
-        if not known:
-            self._store(key, self._learn(sql, tokens, verdict))
+        if not known and len(sql) <= self._max_chars // 64:
+            self._store(key, self._learn(sql, tokens, verdict), len(sql))
         return verdict
 
     def _learn(self, sql: str, tokens: list[Token], verdict: Verdict) -> _Shape | None:
@@ -162,12 +173,15 @@ class VerdictCache:
             return _UNSPLICEABLE  # the template does not give back the guard's own answer
         return shape
 
-    def _store(self, key: Hashable, shape: _Shape | None) -> None:
+    def _store(self, key: Hashable, shape: _Shape | None, chars: int) -> None:
         with self._lock:
-            self._shapes[key] = shape
-            self._shapes.move_to_end(key)
-            while len(self._shapes) > self._max_entries:
-                self._shapes.popitem(last=False)
+            if key in self._shapes:  # learnt meanwhile by another thread
+                return
+            self._shapes[key] = (shape, chars)
+            self._chars += chars
+            while len(self._shapes) > self._max_entries or self._chars > self._max_chars:
+                _, (_, evicted) = self._shapes.popitem(last=False)
+                self._chars -= evicted
 
 
 class StarVerdicts:

@@ -172,3 +172,20 @@ def test_star_verdicts_follow_the_star_columns_of_the_catalog() -> None:
     assert again.sql.endswith("= 2") and again.omitted == first.omitted
     wider = (StarColumns("public.policyholders", ("policyholder_id", "city"), ("email",)),)
     assert '"city"' in checks("SELECT * FROM policyholders", wider).sql
+
+
+def test_the_cache_is_bounded_by_the_characters_it_remembers() -> None:
+    cache = VerdictCache(guard, 100, max_chars=64 * 60)
+    lookup = "SELECT claim_id FROM claims WHERE claim_id = 1"  # 46 characters
+    for column in ("claim_id", "policy_id"):
+        cache(lookup.replace("SELECT claim_id", f"SELECT {column}"))
+    long = lookup + " AND claim_id > 0" * 2  # 80 characters, over 3840 / 64: not remembered
+    cache(long)
+    cache(long)
+    assert cache.misses == 4 and cache.hits == 0
+    cache(lookup.replace("= 1", "= 2"))
+    assert cache.hits == 1
+    for n in range(100):  # 100 × 46 characters do not fit in 3,840: the oldest go
+        cache(f"SELECT claim_id AS c{n:02} FROM claims WHERE claim_id = 1")
+    cache(lookup)
+    assert cache.hits == 1
