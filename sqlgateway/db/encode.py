@@ -301,7 +301,8 @@ class ResultEncoder:
         """The first row alone is over the budget: clip its largest cells until it fits
         (None if even a row of clipped markers cannot fit, e.g. thousands of columns)."""
         room = self._max_chars - self._used
-        texts = [_dump(value) for value in values]
+        # copied out of orjson's bytes, which keep a 4 KiB buffer each (6 MB for 1,600 cells)
+        texts = [bytes(memoryview(_dump(value))) for value in values]
         per_cell = room // max(1, len(values))
         while per_cell >= 0:
             cells = [
