@@ -18,10 +18,21 @@ from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from bench import audit, baseline, guard_cost, kills, large, mcp, naive, point, roundtrips
+from bench import (
+    audit,
+    baseline,
+    concurrency,
+    guard_cost,
+    kills,
+    large,
+    mcp,
+    naive,
+    point,
+    roundtrips,
+)
 from bench.postgres import bench_server
 
-SCENARIOS = ("guard", "roundtrips", "point", "audit", "kills", "mcp", "large", "naive")
+SCENARIOS = ("guard", "roundtrips", "point", "audit", "kills", "mcp", "large", "naive", "memory")
 LARGE_CLAIMS = 1_000_000
 T = TypeVar("T")
 
@@ -232,6 +243,15 @@ def run(options: Options) -> dict[str, Any]:
                     repeats=options.large_repeats,
                 )
             )
+        if "memory" in options.scenarios:
+            _progress("memory under concurrency …")
+            results["memory"] = go(
+                concurrency.run_memory_under_concurrency(
+                    dsn=dsn,
+                    log_dir=log_dir,
+                    concurrency=(1, 8) if options.quick else (1, 8, 16),
+                )
+            )
         if "naive" in options.scenarios:
             _progress("naive middleware …")
             results["naive"] = naive.run_naive_comparison(
@@ -264,6 +284,7 @@ def render(results: dict[str, Any]) -> str:
         ("guard", "## 2. Guard cost (`check_sql`)", guard_cost.render),
         ("large", "## 3. Large results through the gateway", large.render),
         ("naive", "## 4. Versus a naive middleware", naive.render),
+        ("memory", "## 5. Memory under concurrency", concurrency.render),
     )
     for key, title, renderer in sections:
         if key in results:

@@ -280,8 +280,9 @@ class Settings(BaseSettings):
     max_cell_chars: int = Field(
         default=10_000,
         ge=100,
-        description="Longer text, bytea and JSON values are clipped to this many characters "
-        "with a visible marker.",
+        description="Longer text, bytea, JSON, numeric and other values are clipped to this "
+        "many characters with a visible marker and their length, by PostgreSQL (arrays, "
+        "composites and ranges once longer than the response).",
     )
     pool_min_size: int = Field(default=1, ge=0, description="Connections kept open per worker.")
     pool_max_size: int = Field(default=10, ge=1, description="Most connections per worker.")
