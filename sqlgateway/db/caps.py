@@ -1,67 +1,77 @@
 """Caps on every value PostgreSQL sends: the SQL that runs wraps the approved statement in
 gateway-made SQL that limits each output column server-side.
 
-A value larger than the response could show never crosses the wire: the gateway's memory per
-request is bounded by the response budget whatever the SQL builds (a 300 MB `repeat`, a
-`json_agg` of a whole table). The approved statement is used as it is, once, as the body of a
-CTE; around it, the gateway writes::
+A value larger than the response could show never crosses the wire, so the gateway's memory
+per request is bounded by the response budget whatever the SQL builds (a 300 MB `repeat`, a
+`json_agg` of a whole table). The approved statement is used once and unchanged, as a
+subquery; around it the gateway writes, for `SELECT * FROM claims WHERE claim_id = 42`::
 
-    WITH _sqlgateway_rows AS NOT MATERIALIZED (
-    <the approved statement>
-    )
-    SELECT *, NULL FROM _sqlgateway_rows WHERE false
-    UNION ALL
-    SELECT c1, CASE WHEN NOT _over AND octet_length(c2) <= 10000 THEN c2 END, …,
-           CASE WHEN _over THEN '{}'::text[] ELSE ARRAY[<clip of c2>, …] END
-    FROM (SELECT *, sum(<row cost>) OVER (ROWS UNBOUNDED PRECEDING) > 190000 AS _over
-          FROM _sqlgateway_rows AS _sqlgateway_rows(c1, c2, …)) AS _sqlgateway_sized
+    SELECT c1, c2, c3, left(c4, 10000), left((c5)::text, 10000), …,
+           ARRAY[length(c4), length((c5)::text), …]
+    FROM (SELECT * FROM claims WHERE claim_id = 42) AS _sqlgateway_rows(c1, c2, …, c12)
 
-- Column by column (`Cap`): fixed-size types (integers, dates, enums of the catalog, …) pass
-  as they are. Every other value passes in its own type when it is small enough (so it keeps
-  its exact encoding: numeric digits, JSON inline, arrays as arrays); a larger one comes as
-  NULL, and its clip (`<length>:<first characters>`, of its text form) comes in the last
-  column instead: the encoder shows it clipped with the usual marker and its true length.
-  Text, bytea and JSON pass up to max_cell_chars, which is all the encoder would show of them
-  anyway; arrays, composites and ranges up to the response budget.
-- Row by row: a running sum of what the capped values of the rows so far cost (`_over`) stops
-  the values once twice the response budget has been sent. A row that could still fit in the
-  response never reaches it, so the rows that are cut are rows the encoder would leave out:
-  it stops at the first one. The capped values of a whole result thus cost at most twice the
-  budget, however many rows each round trip fetches.
-- The first branch of the UNION never runs; it makes the statement's description carry the
-  approved statement's own column names, number and types (a different count is an error).
-  So a wrapper remembered from an earlier query of the same shape is checked by the very
-  round trip that prepares it: point lookups pay no second describe (`CapsCache`).
+Column by column (`Cap`):
 
-Only gateway-made text is added: names c1…cN, constants, built-in functions. The statement's
-own column names never enter the SQL (duplicate, empty-looking or hostile names are fine).
+- fixed-size built-in types (integers, dates, booleans, uuids…) pass as they are;
+- types the driver reads as text anyway (text, varchar, json, jsonb, numeric, xml, enums and
+  other user-defined types…) come as their first characters, `left(<text>, n)`: exactly what
+  the driver would have read when the value is shorter, so it keeps its exact encoding
+  (numeric digits, JSON inline);
+- `bytea` comes as its first bytes;
+- everything else (arrays, composites, ranges, `char(n)`, bit strings, paths…) comes in its own
+  type while its text is at most the budget, else as NULL, its first characters then in a
+  `heads` array.
+
+The last column holds every capped value's full length, so the encoder marks a clipped value
+`…[clipped 10000/123456 chars]` as if the whole value had come. `n` is SQLGATEWAY_MAX_CELL_CHARS,
+all the encoder would show of a text anyway; with many capped columns each gets a share of
+twice the response budget instead.
+
+Capped values of many rows could still add up: a statement shape seen returning more rows
+than a round trip of fully capped rows could hold (`many_rows`) is wrapped once more, with a
+running sum (`sum(…) OVER (ROWS UNBOUNDED PRECEDING)`) that stops the values after twice the
+budget: a row that could still fit in the response never reaches it, so the rows it cuts are
+rows the encoder would leave out. Other statements are fetched in round trips small enough
+for their rows at full size (`rows_per_batch`).
+
+Only gateway-made text is added: the names c1…cN, `_sqlgateway_*`, `_k`, numbers and built-in
+functions; the statement's own column names never enter the SQL. The caps are decided from
+the approved statement's description, and remembered for its shape (CapsCache): a point
+lookup is then prepared wrapped straight away, one round trip as without caps.
 """
 
 from __future__ import annotations
 
 import enum
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlgateway.db.encode import ResultEncoder, clip_head
+from sqlgateway.db.encode import Column, Converter, ResultEncoder, clip_head
 
-#: The CTE holding the approved statement, and its sized view with the `_over` flag.
+#: The approved statement's alias in the wrapper, and the running-sum subquery's.
 ROWS = "_sqlgateway_rows"
 SIZED = "_sqlgateway_sized"
-#: The capped values of a whole result cost at most this many response budgets.
+#: The capped values of a many-row result cost at most this many response budgets.
 RESULT_BUDGETS = 2
-#: One round trip fetches at most this many response budgets of uncapped (fixed-size) data.
+#: One round trip fetches at most this many response budgets of values.
 BATCH_BUDGETS = 8
 #: A capped column's share of a row never goes below this (thousands of columns).
 MIN_SHARE_CHARS = 64
 #: What a value costs in the gateway besides its characters (Python object, record slot).
 CELL_OVERHEAD_CHARS = 48
-#: PostgreSQL's limit on the columns of a query; the wrapper adds one.
+#: PostgreSQL's limit on the columns of a query; the wrapper adds two at most.
 MAX_COLUMNS = 1664
+#: How long the caps remembered for a statement shape are used before the statement is
+#: described again: a table altered meanwhile (a column added, renamed or retyped) shows
+#: in the answers after at most this long.
+RECHECK_S = 10.0
 
+_TEXT, _INT4, _INT4_ARRAY, _TEXT_ARRAY = 25, 23, 1007, 1009
+_CATALOG = "pg_catalog"
 #: Fixed-size built-in types (pg_catalog) and the longest JSON text of one of their values.
 _BOUNDED_CHARS: dict[str, int] = {
     "bool": 5,
@@ -110,24 +120,32 @@ _BOUNDED_CHARS: dict[str, int] = {
     "tsrange": 65,
     "tstzrange": 77,
 }
-_HEAD = f"WITH {ROWS} AS NOT MATERIALIZED (\n"
-_TEXT_TYPES = frozenset({"text", "varchar", "bpchar"})
-_CATALOG = "pg_catalog"
+#: Built-in variable-size types the driver reads as their text (numeric: the executor's codec).
+_TEXT_READ = frozenset(
+    {"text", "varchar", "json", "jsonb", "xml", "numeric", "tsvector", "tsquery"}
+)
+#: Of those, the ones `left()` takes without a cast.
+_TEXT_TYPES = frozenset({"text", "varchar"})
+#: An enum label is at most 63 bytes.
+_ENUM_CHARS = 66
+#: The longest numeric PostgreSQL can hold: 131,072 digits before the point, 16,383 after.
+_NUMERIC_CHARS = 131_072 + 16_383 + 2
 
 
 class Cap(enum.Enum):
     """How the executed SQL limits one column."""
 
     BOUNDED = "bounded"  # fixed size: as it is
-    TEXT = "text"  # text, varchar, char(n): bytes counted, first characters kept
-    BYTEA = "bytea"  # bytes counted, first bytes kept (shown as \x + hex)
-    SCALAR = "scalar"  # numeric, json, jsonb, xml, user-defined types…: through their text
-    STRUCTURED = "structured"  # arrays, composites, ranges: through their text, up to the budget
+    TEXT = "text"  # read as text by the driver: the first characters, as text
+    BYTEA = "bytea"  # the first bytes
+    TYPED = "typed"  # in its own type while small, else NULL and its first characters apart
 
 
 class PgType(Protocol):
     """What asyncpg tells of a column's type (asyncpg.types.Type)."""
 
+    @property
+    def oid(self) -> int: ...
     @property
     def name(self) -> str: ...
     @property
@@ -136,21 +154,21 @@ class PgType(Protocol):
     def schema(self) -> str: ...
 
 
-def cap_for(pg_type: PgType) -> Cap:
-    """The cap of a column of `pg_type` (PostgreSQL describes domains by their base type)."""
-    kind, name = pg_type.kind, pg_type.name
-    builtin = pg_type.schema == _CATALOG
-    if kind == "range":
-        return Cap.BOUNDED if builtin and name in _BOUNDED_CHARS else Cap.STRUCTURED
-    if kind != "scalar" or (builtin and name == "record"):
-        return Cap.STRUCTURED
-    if builtin and name in _BOUNDED_CHARS:
+def cap_for(pg_type: PgType, enums: frozenset[int] = frozenset()) -> Cap:
+    """The cap of a column of `pg_type` (PostgreSQL describes domains by their base type);
+    `enums`: oids of user-defined types known to be enums."""
+    kind, name, builtin = pg_type.kind, pg_type.name, pg_type.schema == _CATALOG
+    if builtin and name in _BOUNDED_CHARS and kind in ("scalar", "range"):
         return Cap.BOUNDED
-    if builtin and name in _TEXT_TYPES:
-        return Cap.TEXT
-    if builtin and name == "bytea":
+    if pg_type.oid in enums:
+        return Cap.BOUNDED
+    if kind != "scalar" or name == "record":
+        return Cap.TYPED
+    if not builtin or name in _TEXT_READ:
+        return Cap.TEXT  # enums and other user-defined types are read as text too
+    if name == "bytea":
         return Cap.BYTEA
-    return Cap.SCALAR
+    return Cap.TYPED  # char(n) (text casts drop its padding), bit strings, paths…
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,39 +181,14 @@ class Budget:
 
 @dataclass(frozen=True, slots=True)
 class _Capped:
-    """SQL and limits of one capped column, `c{position + 1}` in the wrapper."""
+    """One capped column: `c{position + 1}` in the wrapper."""
 
     position: int
     cap: Cap
-    fits: int  # the value passes when its size (bytes of bytea, else characters) is at most this
-    head: int  # characters (bytes for bytea) of a larger value that are sent
-
-    @property
-    def column(self) -> str:
-        return f"c{self.position + 1}"
-
-    def size(self) -> str:
-        if self.cap is Cap.TEXT or self.cap is Cap.BYTEA:
-            return f"octet_length({self.column})"  # from the header: no detoasting
-        return f"length(({self.column})::text)"
-
-    def value(self) -> str:
-        return f"CASE WHEN NOT _over AND {self.size()} <= {self.fits} THEN {self.column} END"
-
-    def clip(self) -> str:
-        if self.cap is Cap.BYTEA:
-            total = f"2 + 2 * {self.size()}"
-            head = f"encode(substring({self.column} FROM 1 FOR {self.head}), 'hex')"
-        elif self.cap is Cap.TEXT:
-            total = f"length({self.column})"
-            head = f"substr({self.column}, 1, {self.head})"
-        else:
-            total = self.size()
-            head = f"substr(({self.column})::text, 1, {self.head})"
-        return f"CASE WHEN {self.size()} > {self.fits} THEN ({total})::text || ':' || {head} END"
-
-    def cost(self) -> str:
-        return f"least(coalesce({self.size()}, 0), {self.fits})"
+    text: str  # SQL: the value as text (or the bytea itself)
+    fits: int  # TYPED: its text passes in its own type up to this many characters
+    head: int  # characters (bytes for bytea) of it that are sent
+    typed: int = -1  # TYPED: its index in the heads array
 
 
 @dataclass(frozen=True)
@@ -206,31 +199,63 @@ class Caps:
     column has a fixed size (the statement then runs as it is)."""
 
     caps: tuple[Cap, ...]
+    type_names: tuple[str, ...]
+    #: per column, the longest text of a value that may go uncapped: of a fixed-size type, or
+    #: of a numeric, which passes when the row is fetched a few at a time (0: always capped)
+    max_chars: tuple[int, ...]
     budget: Budget
+    many_rows: bool = False
     _capped: tuple[_Capped, ...] = field(init=False, repr=False, compare=False)
     _tail: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        capped = [i for i, cap in enumerate(self.caps) if cap is not Cap.BOUNDED]
-        result_chars = RESULT_BUDGETS * self.budget.max_response_chars
-        share = max(result_chars // max(1, len(capped)), MIN_SHARE_CHARS)
-        columns = []
-        for position in capped:
-            cap = self.caps[position]
-            if cap is Cap.STRUCTURED:
-                fits = min(self.budget.max_response_chars, share)
-                head = min(self.budget.max_cell_chars, share)
-            else:
-                fits = head = min(self.budget.max_cell_chars, share)
-            if cap is Cap.BYTEA:  # shown as \x and two hex digits a byte
-                fits, head = max(0, (fits - 2) // 2), max(1, (head - 1) // 2)
-            columns.append(_Capped(position, cap, fits, head))
-        object.__setattr__(self, "_capped", tuple(columns))
-        object.__setattr__(self, "_tail", self._render_tail(result_chars) if columns else "")
+    _smallest: int = field(init=False, repr=False, compare=False)
 
     @classmethod
-    def of(cls, types: Sequence[PgType], budget: Budget) -> Caps:
-        return cls(tuple(cap_for(t) for t in types), budget)
+    def of(
+        cls,
+        types: Sequence[PgType],
+        budget: Budget,
+        *,
+        enums: frozenset[int] = frozenset(),
+        many_rows: bool = False,
+    ) -> Caps:
+        caps = tuple(cap_for(t, enums) for t in types)
+        max_chars = tuple(_max_chars(t, cap) for t, cap in zip(types, caps, strict=True))
+        return cls(caps, tuple(t.name for t in types), max_chars, budget, many_rows)
+
+    def __post_init__(self) -> None:
+        positions = [i for i, cap in enumerate(self.caps) if not self._passes(i)]
+        share = max(
+            RESULT_BUDGETS * self.budget.max_response_chars // max(1, len(positions)),
+            MIN_SHARE_CHARS,
+        )
+        head = min(self.budget.max_cell_chars, share)
+        capped, typed = [], 0
+        for i in positions:
+            cap, name, column = self.caps[i], self.type_names[i], f"c{i + 1}"
+            if cap is Cap.BYTEA:  # shown as \x and two hex digits a byte
+                capped.append(_Capped(i, cap, column, 0, max(1, (head - 1) // 2)))
+            elif cap is Cap.TEXT:
+                text = column if name in _TEXT_TYPES else f"({column})::text"
+                capped.append(_Capped(i, cap, text, 0, head))
+            else:
+                fits = min(self.budget.max_response_chars, share)
+                capped.append(_Capped(i, cap, f"({column})::text", fits, head, typed))
+                typed += 1
+        object.__setattr__(self, "_capped", tuple(capped))
+        object.__setattr__(self, "_smallest", min((c.head for c in capped), default=0))
+        object.__setattr__(self, "_tail", self._render_tail() if capped else "")
+
+    def _passes(self, i: int) -> bool:
+        """Column `i` goes as it is: a fixed-size type, or numerics in a few rows at a time
+        that all together are no longer than a round trip's budget."""
+        if self.caps[i] is Cap.BOUNDED:
+            return True
+        if self.many_rows or not self.max_chars[i]:
+            return False
+        sized = sum(
+            m for m, cap in zip(self.max_chars, self.caps, strict=True) if cap is not Cap.BOUNDED
+        )
+        return sized <= BATCH_BUDGETS * self.budget.max_response_chars
 
     @property
     def wrapped(self) -> bool:
@@ -238,7 +263,7 @@ class Caps:
 
     @property
     def width(self) -> int:
-        """Columns of the approved statement (the wrapped one has one more)."""
+        """Columns of the approved statement."""
         return len(self.caps)
 
     def sql(self, statement: str) -> str:
@@ -250,72 +275,149 @@ class Caps:
         """Where the approved statement starts in `sql(…)`."""
         return len(_HEAD) if self._capped else 0
 
-    def _render_tail(self, result_chars: int) -> str:
-        names = ", ".join(f"c{i + 1}" for i in range(len(self.caps)))
-        by_position = {c.position: c for c in self._capped}
-        values = ", ".join(
-            by_position[i].value() if i in by_position else f"c{i + 1}"
-            for i in range(len(self.caps))
-        )
-        clips = ", ".join(c.clip() for c in self._capped)
-        cost = " + ".join(c.cost() for c in self._capped)
-        return (
-            f"\n)\nSELECT *, NULL FROM {ROWS} WHERE false\nUNION ALL\n"
-            f"SELECT {values}, CASE WHEN _over THEN '{{}}'::text[] ELSE ARRAY[{clips}] END\n"
-            f"FROM (SELECT *, sum({cost}) OVER (ROWS UNBOUNDED PRECEDING) > {result_chars} "
-            f"AS _over FROM {ROWS} AS {ROWS}({names})) AS {SIZED}"
-        )
-
     def too_wide(self) -> bool:
         """The wrapper would need more columns than PostgreSQL allows."""
-        return self.wrapped and len(self.caps) + 1 > MAX_COLUMNS
+        return self.wrapped and self.width + 3 > MAX_COLUMNS
+
+    def described(self, inner_oids: Sequence[int]) -> tuple[int, ...]:
+        """The column types the wrapped statement is described with, for a statement of
+        these column types: how a remembered wrapper is checked."""
+        oids = list(inner_oids)
+        for c in self._capped:
+            if c.cap is Cap.TEXT:
+                oids[c.position] = _TEXT
+        oids.append(_INT4_ARRAY)
+        if any(c.cap is Cap.TYPED for c in self._capped):
+            oids.append(_TEXT_ARRAY)
+        if self.many_rows:
+            oids.append(_INT4)
+        return tuple(oids)
+
+    def _render_tail(self) -> str:
+        by_position = {c.position: c for c in self._capped}
+        k = " * _k" if self.many_rows else ""
+        values = []
+        for i in range(len(self.caps)):
+            c = by_position.get(i)
+            if c is None:
+                values.append(f"c{i + 1}")
+            elif c.cap is Cap.BYTEA:
+                values.append(f"substring({c.text} FROM 1 FOR {c.head}{k})")
+            elif c.cap is Cap.TEXT:
+                values.append(f"left({c.text}, {c.head}{k})")
+            else:
+                small = f"{'_k = 1 AND ' if k else ''}length({c.text}) <= {c.fits}"
+                values.append(f"CASE WHEN {small} THEN c{i + 1} END")
+        lengths = ", ".join(_length(c) for c in self._capped)
+        values.append(f"ARRAY[{lengths}]")
+        heads = [
+            f"CASE WHEN length({c.text}) > {c.fits} THEN left({c.text}, {c.head}{k}) END"
+            for c in self._capped
+            if c.cap is Cap.TYPED
+        ]
+        if heads:
+            values.append(f"ARRAY[{', '.join(heads)}]")
+        names = ", ".join(f"c{i + 1}" for i in range(len(self.caps)))
+        source = f"{ROWS} AS {ROWS}({names})"
+        if self.many_rows:
+            values.append("_k")
+            cost = " + ".join(
+                f"least(coalesce({_length(c)}, 0), {max(c.head, c.fits)})" for c in self._capped
+            )
+            limit = RESULT_BUDGETS * self.budget.max_response_chars
+            source = (
+                f"(SELECT *, CASE WHEN sum({cost}) OVER (ROWS UNBOUNDED PRECEDING) > {limit} "
+                f"THEN 0 ELSE 1 END AS _k FROM {source}) AS {SIZED}"
+            )
+        return f"\n)\nSELECT {', '.join(values)}\nFROM {source}"
+
+    def rows_per_batch(self, prefetch: int) -> int:
+        """Rows one round trip may fetch: `prefetch`, fewer when rows could be large. Values
+        of a many-row wrapper are bounded over the whole result by its running sum; other
+        rows are counted at the full size of their capped values."""
+        row_chars = CELL_OVERHEAD_CHARS * (len(self.caps) + 1)
+        row_chars += sum(m for i, m in enumerate(self.max_chars) if self._passes(i))
+        if not self.many_rows:
+            row_chars += sum(max(c.head, c.fits) for c in self._capped)
+        batch_chars = BATCH_BUDGETS * self.budget.max_response_chars
+        return max(1, min(prefetch, batch_chars // row_chars))
 
     def feed(self, encoder: ResultEncoder, batch: Sequence[Any]) -> bool:
         """Give `batch`'s rows to `encoder`; False once it wants no more."""
         if not self._capped:
             return all(encoder.add(record) for record in batch)
-        width = len(self.caps)
+        width, smallest = len(self.caps), self._smallest
+        heads_at = width + 1
         for record in batch:
-            clips = record[width]
-            if not clips:  # `_over`: the response was full long before this row
+            if self.many_rows and not record[-1]:  # the response was full long before
                 encoder.leave_out()
                 return False
-            if clips.count(None) == len(clips):
+            lengths = record[width]
+            if max(filter(None, lengths), default=0) <= smallest:  # nothing was clipped
                 accepted = encoder.add(record[:width])
             else:
-                values, rendered = self._unclip(record[:width], clips)
+                heads = record[heads_at] if heads_at < len(record) else None
+                values, rendered = self._unclip(record[:width], lengths, heads)
                 accepted = encoder.add(values, rendered)
             if not accepted:
                 return False
         return True
 
     def _unclip(
-        self, row: Sequence[Any], clips: Sequence[str | None]
+        self, row: Sequence[Any], lengths: Sequence[int | None], heads: Sequence[str | None] | None
     ) -> tuple[list[Any], dict[int, str]]:
         values = list(row)
         rendered: dict[int, str] = {}
-        for column, clip in zip(self._capped, clips, strict=True):
-            if clip is None:
+        max_cell = self.budget.max_cell_chars
+        for c, total in zip(self._capped, lengths, strict=True):
+            value = values[c.position]
+            if total is None:
                 continue
-            total_text, _, head = clip.partition(":")
-            total = int(total_text)
-            if column.cap is Cap.BYTEA:
-                head = "\\x" + head
-            elif column.cap is Cap.TEXT and total <= len(head):
-                values[column.position] = head  # more bytes than the cap, not more characters
-                continue
-            rendered[column.position] = clip_head(head, total, self.budget.max_cell_chars)
+            if c.cap is Cap.BYTEA:
+                if total > len(value):
+                    head = "\\x" + bytes(value).hex()
+                    rendered[c.position] = clip_head(head, 2 + 2 * total, max_cell)
+            elif c.cap is Cap.TEXT:
+                if total > len(value):
+                    rendered[c.position] = clip_head(value, total, max_cell)
+            elif value is None and total > c.fits and heads is not None:
+                rendered[c.position] = clip_head(heads[c.typed] or "", total, max_cell)
         return values, rendered
 
 
-def rows_per_batch(types: Sequence[PgType], budget: Budget, prefetch: int) -> int:
-    """Rows one round trip may fetch: `prefetch`, fewer when the fixed-size columns are wide.
-    (The capped values of the whole result are bounded by the `_over` flag instead.)"""
-    row_chars = CELL_OVERHEAD_CHARS * (len(types) + 1)
-    for pg_type in types:
-        if cap_for(pg_type) is Cap.BOUNDED:
-            row_chars += _BOUNDED_CHARS[pg_type.name]
-    return max(1, min(prefetch, BATCH_BUDGETS * budget.max_response_chars // row_chars))
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """The caps a statement shape needed, and what its description gave the encoder."""
+
+    caps: Caps
+    types: tuple[PgType, ...]  # of the approved statement's columns
+    columns: tuple[Column, ...]
+    converters: tuple[Converter | None, ...]
+    described: tuple[int, ...]  # the wrapped statement's column types
+    checked_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(
+        cls,
+        caps: Caps,
+        types: Sequence[PgType],
+        columns: Sequence[Column],
+        converters: Sequence[Converter | None],
+    ) -> Remembered:
+        described = caps.described([t.oid for t in types])
+        return cls(caps, tuple(types), tuple(columns), tuple(converters), described)
+
+    def fresh(self) -> bool:
+        return time.monotonic() - self.checked_at < RECHECK_S
+
+    def with_many_rows(self) -> Remembered:
+        """The same, wrapped with the running sum (see the module's docstring)."""
+        old = self.caps
+        caps = Caps(old.caps, old.type_names, old.max_chars, old.budget, many_rows=True)
+        described = caps.described([t.oid for t in self.types])
+        return Remembered(
+            caps, self.types, self.columns, self.converters, described, self.checked_at
+        )
 
 
 def shape_key(sql: str, role: str | None) -> Hashable:
@@ -327,25 +429,48 @@ _INTEGER = re.compile(r"\b[0-9]+\b")
 
 
 class CapsCache:
-    """The caps last used for each statement shape (an LRU), so that a wrapped statement can
-    be prepared without describing the approved statement first. A remembered entry is only
-    a guess: the executor checks it against the description of the wrapped statement."""
+    """The caps each statement shape needed (an LRU), so that a wrapped statement can be
+    prepared without describing the approved statement first. An entry is only a guess: the
+    executor checks it against the wrapped statement's description, and describes the
+    statement itself again once the entry is RECHECK_S old."""
 
     def __init__(self, max_entries: int = 1024) -> None:
         self._max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Caps] = OrderedDict()
+        self._entries: OrderedDict[Hashable, Remembered] = OrderedDict()
 
-    def get(self, key: Hashable) -> Caps | None:
-        caps = self._entries.get(key)
-        if caps is not None:
+    def get(self, key: Hashable) -> Remembered | None:
+        entry = self._entries.get(key)
+        if entry is not None:
             self._entries.move_to_end(key)
-        return caps
+        return entry
 
-    def put(self, key: Hashable, caps: Caps) -> None:
-        self._entries[key] = caps
+    def put(self, key: Hashable, entry: Remembered) -> None:
+        self._entries[key] = entry
         self._entries.move_to_end(key)
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
     def forget(self, key: Hashable) -> None:
         self._entries.pop(key, None)
+
+    def many_rows(self, key: Hashable) -> None:
+        """The shape returned more rows than its wrapper fetches at once: from now on, the
+        wrapper with the running sum, which can fetch more."""
+        entry = self._entries.get(key)
+        if entry is not None and not entry.caps.many_rows:
+            self._entries[key] = entry.with_many_rows()
+
+
+def _max_chars(pg_type: PgType, cap: Cap) -> int:
+    if cap is Cap.BOUNDED:
+        return _BOUNDED_CHARS.get(pg_type.name, _ENUM_CHARS)
+    if pg_type.schema == _CATALOG and pg_type.name == "numeric":
+        return _NUMERIC_CHARS
+    return 0
+
+
+def _length(c: _Capped) -> str:
+    return f"octet_length({c.text})" if c.cap is Cap.BYTEA else f"length({c.text})"
+
+
+_HEAD = f"WITH {ROWS} AS NOT MATERIALIZED (\n"

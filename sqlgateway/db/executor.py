@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Hashable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.prepared_stmt import PreparedStatement
 
 from sqlgateway.auth.scoping import DbScope, begin_statements
-from sqlgateway.db.caps import MAX_COLUMNS, Budget, Caps, CapsCache, rows_per_batch, shape_key
+from sqlgateway.db.caps import MAX_COLUMNS, Budget, Caps, CapsCache, Remembered, shape_key
 from sqlgateway.db.driver_errors import (
     DATABASE_ERRORS,
     RETRY_HINT,
@@ -56,11 +56,11 @@ _EXPLAIN = "EXPLAIN (FORMAT JSON) "
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A prepared statement, the columns it answers with and how its values are capped."""
+    """The statement to run, the columns it answers with, and how its values are capped."""
 
     statement: PreparedStatement
-    attributes: Sequence[Any]  # the approved statement's columns (asyncpg Attributes)
-    caps: Caps
+    how: Remembered
+    key: Hashable  # the statement's shape (CapsCache)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,6 +218,9 @@ class Database:
         self._budget = Budget(settings.max_response_chars, settings.max_cell_chars)
         #: The caps each statement shape needed last time (see db/caps.py).
         self._caps = CapsCache()
+        #: User-defined types looked up, and those that are enums.
+        self._type_seen: set[int] = set()
+        self._enum_oids: frozenset[int] = frozenset()
         #: Requests waiting for a connection right now (a metrics gauge).
         self.waiting = 0
         begin = [
@@ -344,29 +347,27 @@ class Database:
                     max_rows=settings.max_plan_rows,
                 )
             prepared = await self._prepare(conn, plan, prefix)
-            offset = len(prefix) + prepared.caps.statement_offset
-            types = [attribute.type for attribute in prepared.attributes]
-            columns: list[Column] = []
-            converters = []
-            for attribute in prepared.attributes:
-                type_name, kind = _describe_type(attribute)
-                columns.append(Column(attribute.name, type_name))
-                converters.append(converter_for(type_name, kind, settings.max_cell_chars))
+            how = prepared.how
+            offset = len(prefix) + how.caps.statement_offset
             encoder = ResultEncoder(
-                columns,
-                converters,
+                how.columns,
+                how.converters,
                 max_chars=settings.max_response_chars,
                 max_rows=plan.max_rows,
                 has_order_by=plan.has_order_by,
                 executed_sql=plan.echo_sql,
                 notice=plan.notice,
             )
-            prefetch = rows_per_batch(types, self._budget, settings.cursor_prefetch_rows)
+            prefetch = how.caps.rows_per_batch(settings.cursor_prefetch_rows)
             if plan.max_rows is not None:
                 prefetch = min(prefetch, plan.max_rows + 1)
+            batches = 0
             async for batch in _batches(conn, prepared.statement, prefetch, plan.args):
-                if not prepared.caps.feed(encoder, batch):
+                batches += 1
+                if not how.caps.feed(encoder, batch):
                     break
+            if batches > 1 and how.caps.wrapped and not how.caps.many_rows:
+                self._caps.many_rows(prepared.key)  # next time: larger round trips
         except (pgerr.PostgresError, GatewayError) as error:
             if isinstance(error, pgerr.PostgresError) and not hasattr(error, "position_offset"):
                 error.position_offset = offset  # type: ignore[attr-defined]
@@ -380,14 +381,15 @@ class Database:
     async def _prepare(self, conn: PoolConnectionProxy, plan: QueryPlan, prefix: str) -> _Prepared:
         """The statement to run for `plan`: the approved one, or the one that caps its values.
 
-        A statement shape seen before is prepared wrapped straight away with the caps it had
-        (one round trip, as without caps); its description shows whether they still fit.
-        Otherwise the approved statement is described first, and wrapped if it must be."""
+        A statement shape seen in the last RECHECK_S seconds is prepared wrapped straight away
+        with the caps it had (one round trip, as without caps), and its columns and converters
+        are reused, if its description is still the one remembered. Otherwise the approved
+        statement is described first, and wrapped if it must be (one round trip more)."""
         key = shape_key(plan.sql, plan.scope.role if plan.scope else None)
         remembered = self._caps.get(key)
-        if remembered is not None:
+        if remembered is not None and remembered.fresh():
             try:
-                found = await self._prepare_capped(conn, prefix, plan.sql, remembered)
+                statement = await conn.prepare(prefix + remembered.caps.sql(plan.sql))
             except pgerr.PostgresError as error:
                 if isinstance(error, (*UNAVAILABLE, pgerr.QueryCanceledError)):
                     raise
@@ -396,44 +398,66 @@ class Database:
                 self._caps.forget(key)
                 await conn.execute("ROLLBACK; " + self._begin_for(plan))
             else:
-                if isinstance(found, _Prepared):
-                    return found
+                attributes = statement.get_attributes()
+                if tuple(a.type.oid for a in attributes) == remembered.described and (
+                    remembered.caps.wrapped  # (a statement run as it is tells its names too)
+                    or [a.name for a in attributes] == [c.name for c in remembered.columns]
+                ):
+                    return _Prepared(statement, remembered, key)
         try:
             statement = await conn.prepare(prefix + plan.sql)
         except pgerr.PostgresError as error:
             error.position_offset = len(prefix)  # type: ignore[attr-defined]
             raise
         attributes = statement.get_attributes()
-        caps = Caps.of([attribute.type for attribute in attributes], self._budget)
+        types = [attribute.type for attribute in attributes]
+        many_rows = remembered is not None and remembered.caps.many_rows
+        enums, asked = await self._enums(conn, types)
+        caps = Caps.of(types, self._budget, enums=enums, many_rows=many_rows)
+        columns, converters = [], []
+        for attribute in attributes:
+            type_name, kind = _describe_type(attribute)
+            columns.append(Column(attribute.name, type_name))
+            converters.append(converter_for(type_name, kind, self._settings.max_cell_chars))
+        how = Remembered.of(caps, types, columns, converters)
         if not caps.wrapped:
-            return _Prepared(statement, attributes, caps)
-        for _ in range(2):  # a second time only if the schema changed in between
-            found = await self._prepare_capped(conn, prefix, plan.sql, caps)
-            if isinstance(found, _Prepared):
-                self._caps.put(key, caps)
-                return found
-            caps = found
-        raise QueryError(
-            "the gateway could not cap the values of this query",
-            hint="cast unusual column types to text",
-        )
-
-    async def _prepare_capped(
-        self, conn: PoolConnectionProxy, prefix: str, sql: str, caps: Caps
-    ) -> _Prepared | Caps:
-        """`sql` prepared wrapped in `caps`, or the caps its description calls for instead."""
+            if asked:  # the lookup replaced the unnamed statement: prepare it again
+                statement = await conn.prepare(prefix + plan.sql)
+            self._caps.put(key, how)  # next time: no columns and converters to work out
+            return _Prepared(statement, how, key)
         if caps.too_wide():
             raise QueryError(
-                f"the query returns {caps.width} columns; values that may be large need one "
+                f"the query returns {caps.width} columns; values that may be large need two "
                 f"more, and PostgreSQL allows {MAX_COLUMNS}",
                 hint="select fewer columns",
             )
-        statement = await conn.prepare(prefix + caps.sql(sql))
-        attributes = statement.get_attributes()[: caps.width]
-        found = Caps.of([attribute.type for attribute in attributes], self._budget)
-        if found != caps:
-            return found
-        return _Prepared(statement, attributes, caps)
+        wrapped = await conn.prepare(prefix + caps.sql(plan.sql))
+        if tuple(a.type.oid for a in wrapped.get_attributes()) != how.described:
+            raise QueryError(  # a type the caps do not foresee: refuse rather than guess
+                "the gateway could not cap the values of this query",
+                hint="cast unusual column types to text",
+            )
+        self._caps.put(key, how)
+        return _Prepared(wrapped, how, key)
+
+    async def _enums(
+        self, conn: PoolConnectionProxy, types: Sequence[Any]
+    ) -> tuple[frozenset[int], bool]:
+        """The enums among the types seen (their values are short), and whether the database
+        was asked now: once per user-defined type and process."""
+        unknown = [
+            t.oid
+            for t in types
+            if t.schema != "pg_catalog" and t.kind == "scalar" and t.oid not in self._type_seen
+        ]
+        if unknown:
+            rows = await conn.fetch(
+                "SELECT oid FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[]) AND typtype = 'e'",
+                unknown,
+            )
+            self._enum_oids |= {row[0] for row in rows}
+            self._type_seen |= set(unknown)
+        return self._enum_oids, bool(unknown)
 
     def _begin_for(self, plan: QueryPlan) -> str:
         """BEGIN READ ONLY, the timeout, and the request's scope: one simple-protocol round
