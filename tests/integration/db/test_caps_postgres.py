@@ -57,7 +57,7 @@ def odd_tables(demo: DemoDatabase) -> Iterator[None]:
         demo.admin_dsn,
         f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE",
         f"CREATE SCHEMA {SCHEMA}",
-        f'CREATE TABLE {SCHEMA}."_sqlgateway_rows" (c1 text, "_over" text, "a""b" text, '
+        f'CREATE TABLE {SCHEMA}."_sqlgateway_rows" (c1 text, "_k" text, "a""b" text, '
         '"SELECT" int, "c2)) --" text)',
         f"""INSERT INTO {SCHEMA}."_sqlgateway_rows" VALUES
             ('one', 'two', 'three', 4, repeat('5', 20000)), (NULL, NULL, NULL, NULL, NULL)""",
@@ -175,7 +175,7 @@ def test_text_longer_in_bytes_than_the_cap_but_not_in_characters_arrives_whole(
     assert body["rows"] == [["é" * 8000]]
 
 
-def test_values_stop_once_the_result_is_far_over_the_budget(demo: DemoDatabase) -> None:
+def test_round_trips_of_full_size_rows_end_where_the_response_does(demo: DemoDatabase) -> None:
     sql = "SELECT event_id, repeat(note, 3000) AS wide FROM claim_events ORDER BY event_id"
     body = run_with(demo, lambda database: answer(database, sql))
     assert body["truncated"] and 0 < body["row_count"] < 20
@@ -185,20 +185,39 @@ def test_values_stop_once_the_result_is_far_over_the_budget(demo: DemoDatabase) 
     assert all(row[1].endswith(" chars]") for row in body["rows"])
 
 
+def test_the_running_sum_stops_values_after_twice_the_budget(demo: DemoDatabase) -> None:
+    statement = "SELECT repeat(note, 3000) AS wide FROM claim_events ORDER BY event_id LIMIT 40"
+
+    async def go() -> list[Any]:
+        conn = await asyncpg.connect(demo.reader_dsn)
+        try:
+            types = [a.type for a in (await conn.prepare(statement)).get_attributes()]
+            caps = Caps.of(types, Budget(95_000, 10_000), many_rows=True)
+            return list(await (await conn.prepare(caps.sql(statement))).fetch())
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(go())
+    sent = [len(row[0]) for row in rows]
+    assert sent == [10_000] * 19 + [0] * 21  # 19 × 10,000 ≤ 190,000 < 20 × 10,000
+    assert [row[-1] for row in rows] == [1] * 19 + [0] * 21
+    assert all(row[1][0] > 10_000 for row in rows)  # the lengths still come
+
+
 # --- the wrapper cannot be escaped -----------------------------------------------------------
 
 
 def test_names_from_the_query_never_reach_the_wrapper(demo: DemoDatabase, odd_tables: None) -> None:
     sql = (
         f'SELECT 1 AS "x""; DROP TABLE {SCHEMA}.victim; --", '
-        "repeat('y', 20000) AS \"c1)) AS s; SELECT 1 --\", 2 AS _over, 3 AS c1, 4 AS c1, "
+        "repeat('y', 20000) AS \"c1)) AS s; SELECT 1 --\", 2 AS _k, 3 AS c1, 4 AS c1, "
         '5 AS "?column?", 6, 7, \'a\' AS "_sqlgateway_rows"'
     )
     body = run_with(demo, lambda database: answer(database, sql))
     assert [c["name"] for c in body["columns"]] == [
         f'x"; DROP TABLE {SCHEMA}.victim; --',
         "c1)) AS s; SELECT 1 --",
-        "_over",
+        "_k",
         "c1",
         "c1",
         "?column?",
@@ -224,7 +243,7 @@ def test_tables_and_ctes_named_like_the_wrapper_are_read_as_they_are(
         return await answer(database, star), await answer(database, cte)
 
     table, shadowing = run_with(demo, both)
-    assert [c["name"] for c in table["columns"]] == ["c1", "_over", 'a"b', "SELECT", "c2)) --"]
+    assert [c["name"] for c in table["columns"]] == ["c1", "_k", 'a"b', "SELECT", "c2)) --"]
     assert table["rows"][0][:4] == ["one", "two", "three", 4]
     assert table["rows"][0][4].endswith("…[clipped 10000/20000 chars]")
     assert table["rows"][1] == [None, None, None, None, None]
