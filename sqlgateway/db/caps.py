@@ -3,20 +3,24 @@ gateway-made SQL that limits each output column server-side.
 
 A value larger than the response could show never crosses the wire, so the gateway's memory
 per request is bounded by the response budget whatever the SQL builds (a 300 MB `repeat`, a
-`json_agg` of a whole table). The approved statement is used once and unchanged, as a
-subquery; around it the gateway writes, for `SELECT * FROM claims WHERE claim_id = 42`::
+`json_agg` of a whole table). The approved statement is used once and unchanged, first (so
+pg_stat_activity shows it); around it the gateway writes, for the demo's point lookup::
 
-    SELECT c1, c2, c3, left(c4, 10000), left((c5)::text, 10000), …,
-           ARRAY[length(c4), length((c5)::text), …]
-    FROM (SELECT * FROM claims WHERE claim_id = 42) AS _sqlgateway_rows(c1, c2, …, c12)
+    WITH _sqlgateway_rows AS NOT MATERIALIZED (
+    SELECT * FROM claims WHERE claim_id = 42
+    )
+    SELECT c1, c2, c3, left(c4, 10000), c5, left(c6, 10000), c7, …, left((c12)::text, 10000),
+           ARRAY[length(c4), length(c6), length(c11), length((c12)::text)]
+    FROM _sqlgateway_rows AS _sqlgateway_rows(c1, c2, …, c12)
 
 Column by column (`Cap`):
 
-- fixed-size built-in types (integers, dates, booleans, uuids…) pass as they are;
-- types the driver reads as text anyway (text, varchar, json, jsonb, numeric, xml, enums and
-  other user-defined types…) come as their first characters, `left(<text>, n)`: exactly what
-  the driver would have read when the value is shorter, so it keeps its exact encoding
-  (numeric digits, JSON inline);
+- fixed-size built-in types (integers, dates, booleans, uuids…) and enums pass as they are,
+  and so does numeric (147,457 characters at most) while rows come a few at a time;
+- types the driver reads as text anyway (text, varchar, json, jsonb, numeric, xml,
+  user-defined types…) come as their first characters, `left(<text>, n)`: exactly what the
+  driver would have read when the value is shorter, so it keeps its exact encoding (numeric
+  digits, JSON inline);
 - `bytea` comes as its first bytes;
 - everything else (arrays, composites, ranges, `char(n)`, bit strings, paths…) comes in its own
   type while its text is at most the budget, else as NULL, its first characters then in a
@@ -205,7 +209,9 @@ class Caps:
     max_chars: tuple[int, ...]
     budget: Budget
     many_rows: bool = False
+    _passing: frozenset[int] = field(init=False, repr=False, compare=False)
     _capped: tuple[_Capped, ...] = field(init=False, repr=False, compare=False)
+    _by_position: dict[int, _Capped] = field(init=False, repr=False, compare=False)
     _tail: str = field(init=False, repr=False, compare=False)
     _smallest: int = field(init=False, repr=False, compare=False)
 
@@ -223,7 +229,8 @@ class Caps:
         return cls(caps, tuple(t.name for t in types), max_chars, budget, many_rows)
 
     def __post_init__(self) -> None:
-        positions = [i for i, cap in enumerate(self.caps) if not self._passes(i)]
+        object.__setattr__(self, "_passing", self._passes())
+        positions = [i for i in range(len(self.caps)) if i not in self._passing]
         share = max(
             RESULT_BUDGETS * self.budget.max_response_chars // max(1, len(positions)),
             MIN_SHARE_CHARS,
@@ -242,20 +249,19 @@ class Caps:
                 capped.append(_Capped(i, cap, f"({column})::text", fits, head, typed))
                 typed += 1
         object.__setattr__(self, "_capped", tuple(capped))
+        object.__setattr__(self, "_by_position", {c.position: c for c in capped})
         object.__setattr__(self, "_smallest", min((c.head for c in capped), default=0))
         object.__setattr__(self, "_tail", self._render_tail() if capped else "")
 
-    def _passes(self, i: int) -> bool:
-        """Column `i` goes as it is: a fixed-size type, or numerics in a few rows at a time
-        that all together are no longer than a round trip's budget."""
-        if self.caps[i] is Cap.BOUNDED:
-            return True
-        if self.many_rows or not self.max_chars[i]:
-            return False
-        sized = sum(
-            m for m, cap in zip(self.max_chars, self.caps, strict=True) if cap is not Cap.BOUNDED
-        )
-        return sized <= BATCH_BUDGETS * self.budget.max_response_chars
+    def _passes(self) -> frozenset[int]:
+        """The columns that go as they are: fixed-size types, and numerics when the rows come
+        a few at a time and they all together are no longer than a round trip's budget."""
+        bounded = {i for i, cap in enumerate(self.caps) if cap is Cap.BOUNDED}
+        sized = {i for i, m in enumerate(self.max_chars) if m and i not in bounded}
+        batch_chars = BATCH_BUDGETS * self.budget.max_response_chars
+        if self.many_rows or sum(self.max_chars[i] for i in sized) > batch_chars:
+            return frozenset(bounded)
+        return frozenset(bounded | sized)
 
     @property
     def wrapped(self) -> bool:
@@ -294,49 +300,76 @@ class Caps:
         return tuple(oids)
 
     def _render_tail(self) -> str:
-        by_position = {c.position: c for c in self._capped}
-        k = " * _k" if self.many_rows else ""
+        names = ", ".join(f"c{i + 1}" for i in range(len(self.caps)))
+        source = f"{ROWS} AS {ROWS}({names})"
+        if not self.many_rows:
+            values = self._values({c.position: (c.text, _length(c)) for c in self._capped}, "")
+            return f"\n)\nSELECT {', '.join(values)}\nFROM {source}"
+        # Many rows: each text form and length is worked out once a row, in subqueries that
+        # the planner keeps apart (OFFSET 0), and the running sum adds the lengths up.
+        texts = [
+            f"{c.text} AS _t{c.position + 1}" for c in self._capped if c.text.endswith("::text")
+        ]
+        if texts:
+            source = f"(SELECT *, {', '.join(texts)} FROM {source} OFFSET 0) AS _sqlgateway_t"
+        named = {
+            c.position: (
+                f"_t{c.position + 1}" if c.text.endswith("::text") else c.text,
+                f"_l{c.position + 1}",
+            )
+            for c in self._capped
+        }
+        lengths = ", ".join(
+            f"{_length(_Capped(c.position, c.cap, named[c.position][0], 0, 0))} AS {named[c.position][1]}"
+            for c in self._capped
+        )
+        source = f"(SELECT *, {lengths} FROM {source} OFFSET 0) AS _sqlgateway_l"
+        cost = " + ".join(
+            f"least(coalesce({named[c.position][1]}, 0), {max(c.head, c.fits)})"
+            for c in self._capped
+        )
+        limit = RESULT_BUDGETS * self.budget.max_response_chars
+        source = (
+            f"(SELECT *, CASE WHEN sum({cost}) OVER (ROWS UNBOUNDED PRECEDING) > {limit} "
+            f"THEN 0 ELSE 1 END AS _k FROM {source}) AS {SIZED}"
+        )
+        values = self._values(named, " * _k")
+        return f"\n)\nSELECT {', '.join(values)}, _k\nFROM {source}"
+
+    def _values(self, named: dict[int, tuple[str, str]], k: str) -> list[str]:
+        """The select list: each column, capped if it must be, then the lengths (and the heads
+        of typed values); `named`: each capped column's text and length, as SQL."""
         values = []
         for i in range(len(self.caps)):
-            c = by_position.get(i)
+            c = self._by_position.get(i)
             if c is None:
                 values.append(f"c{i + 1}")
-            elif c.cap is Cap.BYTEA:
-                values.append(f"substring({c.text} FROM 1 FOR {c.head}{k})")
+                continue
+            text, length = named[i]
+            if c.cap is Cap.BYTEA:
+                values.append(f"substring({text} FROM 1 FOR {c.head}{k})")
             elif c.cap is Cap.TEXT:
-                values.append(f"left({c.text}, {c.head}{k})")
+                values.append(f"left({text}, {c.head}{k})")
             else:
-                small = f"{'_k = 1 AND ' if k else ''}length({c.text}) <= {c.fits}"
+                small = f"{'_k = 1 AND ' if k else ''}{length} <= {c.fits}"
                 values.append(f"CASE WHEN {small} THEN c{i + 1} END")
-        lengths = ", ".join(_length(c) for c in self._capped)
-        values.append(f"ARRAY[{lengths}]")
+        values.append(f"ARRAY[{', '.join(named[c.position][1] for c in self._capped)}]")
         heads = [
-            f"CASE WHEN length({c.text}) > {c.fits} THEN left({c.text}, {c.head}{k}) END"
+            f"CASE WHEN {named[c.position][1]} > {c.fits} "
+            f"THEN left({named[c.position][0]}, {c.head}{k}) END"
             for c in self._capped
             if c.cap is Cap.TYPED
         ]
         if heads:
             values.append(f"ARRAY[{', '.join(heads)}]")
-        names = ", ".join(f"c{i + 1}" for i in range(len(self.caps)))
-        source = f"{ROWS} AS {ROWS}({names})"
-        if self.many_rows:
-            values.append("_k")
-            cost = " + ".join(
-                f"least(coalesce({_length(c)}, 0), {max(c.head, c.fits)})" for c in self._capped
-            )
-            limit = RESULT_BUDGETS * self.budget.max_response_chars
-            source = (
-                f"(SELECT *, CASE WHEN sum({cost}) OVER (ROWS UNBOUNDED PRECEDING) > {limit} "
-                f"THEN 0 ELSE 1 END AS _k FROM {source}) AS {SIZED}"
-            )
-        return f"\n)\nSELECT {', '.join(values)}\nFROM {source}"
+        return values
 
     def rows_per_batch(self, prefetch: int) -> int:
         """Rows one round trip may fetch: `prefetch`, fewer when rows could be large. Values
         of a many-row wrapper are bounded over the whole result by its running sum; other
         rows are counted at the full size of their capped values."""
         row_chars = CELL_OVERHEAD_CHARS * (len(self.caps) + 1)
-        row_chars += sum(m for i, m in enumerate(self.max_chars) if self._passes(i))
+        row_chars += sum(self.max_chars[i] for i in self._passing)
         if not self.many_rows:
             row_chars += sum(max(c.head, c.fits) for c in self._capped)
         batch_chars = BATCH_BUDGETS * self.budget.max_response_chars

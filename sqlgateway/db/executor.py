@@ -1,9 +1,11 @@
 """The pool, the read-only transaction, the timeout, and streaming rows into the encoder.
 
 One query costs: BEGIN READ ONLY + SET LOCAL (one round trip, simple protocol, no user text),
-prepare (extended protocol: exactly one statement), bind/execute with a row limit (repeated
-while the encoder wants rows), ROLLBACK. The pool's own reset query is skipped: ROLLBACK
-already ends everything a read-only, guard-approved statement can start.
+prepare (extended protocol: exactly one statement; wrapped in gateway-made SQL that caps every
+value server-side, db/caps.py: a statement shape not seen in the last 10 s is described first,
+one round trip more), bind/execute with a row limit (repeated while the encoder wants rows),
+ROLLBACK. The pool's own reset query is skipped: ROLLBACK already ends everything a read-only,
+guard-approved statement can start.
 """
 
 from __future__ import annotations
