@@ -289,6 +289,8 @@ class Caps:
         """The column types the wrapped statement is described with, for a statement of
         these column types: how a remembered wrapper is checked."""
         oids = list(inner_oids)
+        if not self._capped:
+            return tuple(oids)
         for c in self._capped:
             if c.cap is Cap.TEXT:
                 oids[c.position] = _TEXT

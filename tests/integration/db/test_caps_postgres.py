@@ -331,6 +331,7 @@ def test_a_shape_seen_before_is_prepared_once_wrapped(
             "SELECT * FROM claims WHERE claim_id = 2",
             "SELECT * FROM claims WHERE claim_id = 3",
             "SELECT claim_id, reported_at FROM claims WHERE claim_id = 4",
+            "SELECT claim_id, reported_at FROM claims WHERE claim_id = 5",
         ):
             prepared.clear()
             body = await answer(database, sql, streams_rows=True)
@@ -338,11 +339,12 @@ def test_a_shape_seen_before_is_prepared_once_wrapped(
             rounds.append(list(prepared))
         return rounds
 
-    first, second, third, bounded = run_with(demo, lookups)
+    first, second, third, bounded, again = run_with(demo, lookups)
     assert [s.startswith("WITH _sqlgateway_rows") for s in first] == [False, True]
     assert [s.startswith("WITH _sqlgateway_rows") for s in second] == [True]
     assert [s.startswith("WITH _sqlgateway_rows") for s in third] == [True]
     assert bounded == ["SELECT claim_id, reported_at FROM claims WHERE claim_id = 4"]
+    assert again == ["SELECT claim_id, reported_at FROM claims WHERE claim_id = 5"]  # once
 
 
 def _follow_changes(

@@ -79,6 +79,7 @@ def test_enums_pass_uncapped_once_known() -> None:
 def test_a_statement_of_fixed_size_columns_runs_as_it_is() -> None:
     caps = Caps.of([T("int8"), T("date")], BUDGET)
     assert not caps.wrapped
+    assert caps.described([20, 1082]) == (20, 1082)
     assert caps.sql("SELECT 1, current_date") == "SELECT 1, current_date"
     assert caps.statement_offset == 0
 
