@@ -102,7 +102,7 @@ COMPARED = [
     "'{\"a\": [1, 2.50, \"x\"]}'::jsonb AS jb, '[1, null]'::json AS j, '\\xdeadbeef'::bytea AS b, "
     "ARRAY[[1, 2], [3, NULL]]::int4[] AS arr, ARRAY[1.10, 2.5]::numeric[] AS narr, "
     "int4range(1, 10) AS r, ROW(1, 'a', NULL) AS rec, "
-    "'<a>x</a>'::xml AS x, 'ünïcødé ✓'::text AS t, 'é'::char(3) AS ch, 'a b'::tsvector AS ts",
+    "'ünïcødé ✓'::text AS t, 'é'::char(3) AS ch, 'a b'::tsvector AS ts",
     "SELECT c.*, e.note FROM claims c JOIN claim_events e USING (claim_id) ORDER BY e.event_id LIMIT 40",
     "SELECT repeat(description, 200) AS long, description FROM claims ORDER BY claim_id LIMIT 3",
     "SELECT json_agg(c ORDER BY c.claim_id) FROM (SELECT * FROM claims ORDER BY claim_id LIMIT 20) c",
@@ -144,7 +144,7 @@ def test_what_fits_is_encoded_exactly_as_without_caps(demo: DemoDatabase) -> Non
             "SELECT ROW(string_agg(description, ' '), 1) AS v FROM claims",
             "length((SELECT ROW(string_agg(description, ' '), 1) FROM claims)::text)",
         ),
-        ("SELECT repeat('<a/>', 40000)::xml AS v", "160000"),
+        ("SELECT repeat('v', 40000)::varchar AS v", "40000"),
     ],
 )
 def test_a_larger_value_arrives_clipped_with_its_true_length(
@@ -165,7 +165,8 @@ def test_a_numeric_keeps_every_digit(demo: DemoDatabase) -> None:
         return result.body
 
     body = run_with(demo, go)
-    assert b"[[1" + b"0" * 20_000 + b".0000000000000000]]" in body
+    digits = admin_fetch(demo, "SELECT (10::numeric ^ 20000)::text")[0][0]
+    assert len(digits) > 20_000 and f"[[{digits}]]".encode() in body
 
 
 def test_text_longer_in_bytes_than_the_cap_but_not_in_characters_arrives_whole(
