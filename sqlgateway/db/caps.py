@@ -40,21 +40,18 @@ for their rows at full size (`rows_per_batch`).
 
 Only gateway-made text is added: the names c1…cN, `_sqlgateway_*`, `_k`, numbers and built-in
 functions; the statement's own column names never enter the SQL. The caps are decided from
-the approved statement's description, and remembered for its shape (CapsCache): a point
+the approved statement's description, and remembered for its shape (caps_cache.py): a point
 lookup is then prepared wrapped straight away, one round trip as without caps.
 """
 
 from __future__ import annotations
 
 import enum
-import re
-import time
-from collections import OrderedDict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlgateway.db.encode import Column, Converter, ResultEncoder, clip_head
+from sqlgateway.db.encode import ResultEncoder, clip_head
 
 #: The approved statement's alias in the wrapper, and the running-sum subquery's.
 ROWS = "_sqlgateway_rows"
@@ -69,10 +66,6 @@ MIN_SHARE_CHARS = 64
 CELL_OVERHEAD_CHARS = 48
 #: PostgreSQL's limit on the columns of a query; the wrapper adds two at most.
 MAX_COLUMNS = 1664
-#: How long the caps remembered for a statement shape are used before the statement is
-#: described again: a table altered meanwhile (a column added, renamed or retyped) shows
-#: in the answers after at most this long.
-RECHECK_S = 10.0
 
 _TEXT, _INT4, _INT4_ARRAY, _TEXT_ARRAY = 25, 23, 1007, 1009
 _CATALOG = "pg_catalog"
@@ -418,82 +411,6 @@ class Caps:
             elif value is None and total > c.fits and heads is not None:
                 rendered[c.position] = clip_head(heads[c.typed] or "", total, max_cell)
         return values, rendered
-
-
-@dataclass(frozen=True, slots=True)
-class Remembered:
-    """The caps a statement shape needed, and what its description gave the encoder."""
-
-    caps: Caps
-    types: tuple[PgType, ...]  # of the approved statement's columns
-    columns: tuple[Column, ...]
-    converters: tuple[Converter | None, ...]
-    described: tuple[int, ...]  # the wrapped statement's column types
-    checked_at: float = field(default_factory=time.monotonic)
-
-    @classmethod
-    def of(
-        cls,
-        caps: Caps,
-        types: Sequence[PgType],
-        columns: Sequence[Column],
-        converters: Sequence[Converter | None],
-    ) -> Remembered:
-        described = caps.described([t.oid for t in types])
-        return cls(caps, tuple(types), tuple(columns), tuple(converters), described)
-
-    def fresh(self) -> bool:
-        return time.monotonic() - self.checked_at < RECHECK_S
-
-    def with_many_rows(self) -> Remembered:
-        """The same, wrapped with the running sum (see the module's docstring)."""
-        old = self.caps
-        caps = Caps(old.caps, old.type_names, old.max_chars, old.budget, many_rows=True)
-        described = caps.described([t.oid for t in self.types])
-        return Remembered(
-            caps, self.types, self.columns, self.converters, described, self.checked_at
-        )
-
-
-def shape_key(sql: str, role: str | None) -> Hashable:
-    """Statements that differ only in integers (ids, limits) usually share their columns."""
-    return (role, _INTEGER.sub("0", sql))
-
-
-_INTEGER = re.compile(r"\b[0-9]+\b")
-
-
-class CapsCache:
-    """The caps each statement shape needed (an LRU), so that a wrapped statement can be
-    prepared without describing the approved statement first. An entry is only a guess: the
-    executor checks it against the wrapped statement's description, and describes the
-    statement itself again once the entry is RECHECK_S old."""
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        self._max_entries = max_entries
-        self._entries: OrderedDict[Hashable, Remembered] = OrderedDict()
-
-    def get(self, key: Hashable) -> Remembered | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
-
-    def put(self, key: Hashable, entry: Remembered) -> None:
-        self._entries[key] = entry
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-    def forget(self, key: Hashable) -> None:
-        self._entries.pop(key, None)
-
-    def many_rows(self, key: Hashable) -> None:
-        """The shape returned more rows than its wrapper fetches at once: from now on, the
-        wrapper with the running sum, which can fetch more."""
-        entry = self._entries.get(key)
-        if entry is not None and not entry.caps.many_rows:
-            self._entries[key] = entry.with_many_rows()
 
 
 def _max_chars(pg_type: PgType, cap: Cap) -> int:

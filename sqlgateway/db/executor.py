@@ -2,10 +2,10 @@
 
 One query costs: BEGIN READ ONLY + SET LOCAL (one round trip, simple protocol, no user text),
 prepare (extended protocol: exactly one statement; wrapped in gateway-made SQL that caps every
-value server-side, db/caps.py: a statement shape not seen in the last 10 s is described first,
-one round trip more), bind/execute with a row limit (repeated while the encoder wants rows),
-ROLLBACK. The pool's own reset query is skipped: ROLLBACK already ends everything a read-only,
-guard-approved statement can start.
+value server-side, db/caps.py; a statement shape not seen in the last 10 s, caps_cache.py, is
+described first: one round trip more), bind/execute with a row limit (repeated while the
+encoder wants rows), ROLLBACK. The pool's own reset query is skipped: ROLLBACK already ends
+everything a read-only, guard-approved statement can start.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from asyncpg.pool import PoolConnectionProxy
 from asyncpg.prepared_stmt import PreparedStatement
 
 from sqlgateway.auth.scoping import DbScope, begin_statements
-from sqlgateway.db.caps import MAX_COLUMNS, Budget, Caps, CapsCache, Remembered, shape_key
+from sqlgateway.db.caps import MAX_COLUMNS, Budget, Caps
+from sqlgateway.db.caps_cache import CapsCache, Remembered, shape_key
 from sqlgateway.db.driver_errors import (
     DATABASE_ERRORS,
     RETRY_HINT,

@@ -20,7 +20,7 @@ from conftest import (
     make_settings,
 )
 
-from sqlgateway.db import caps as caps_module
+from sqlgateway.db import caps_cache as caps_module
 from sqlgateway.db.caps import Budget, Caps
 from sqlgateway.db.encode import Column, ResultEncoder, converter_for
 from sqlgateway.db.executor import Database, QueryPlan, _describe_type

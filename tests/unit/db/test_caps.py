@@ -9,18 +9,16 @@ from typing import Any
 import orjson
 import pytest
 
-from sqlgateway.db import caps as caps_module
+from sqlgateway.db import caps_cache as caps_module
 from sqlgateway.db.caps import (
     CELL_OVERHEAD_CHARS,
     MAX_COLUMNS,
     Budget,
     Cap,
     Caps,
-    CapsCache,
-    Remembered,
     cap_for,
-    shape_key,
 )
+from sqlgateway.db.caps_cache import CapsCache, Remembered, shape_key
 from sqlgateway.db.encode import Column, ResultEncoder, clip_text, converter_for
 
 BUDGET = Budget(max_response_chars=95_000, max_cell_chars=10_000)
