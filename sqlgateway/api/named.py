@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from sqlgateway.errors import InvalidRequestError
-from sqlgateway.http.body import read_body
+from sqlgateway.http.body import load_json, read_body
 from sqlgateway.http.responses import JSON
 from sqlgateway.named.answer import answer_named, find
 
@@ -36,14 +35,7 @@ async def run_named_query(request: Request) -> Response:
     raw = await read_body(request, services.settings.max_request_chars)
     arguments: Any = None
     if raw.strip():
-        try:
-            arguments = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise InvalidRequestError(
-                f"the body is not valid JSON: {error}",
-                status_code=400,
-                hint="send a JSON object of the query's parameters",
-            ) from None
+        arguments = load_json(raw, hint="send a JSON object of the query's parameters")
     result = await answer_named(
         services,
         name,

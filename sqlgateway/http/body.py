@@ -46,15 +46,17 @@ def _too_large(max_bytes: int, length: int | None) -> PayloadTooLargeError:
 
 def parse_json_body(raw: bytes, model: type[M]) -> M:
     """`raw` as JSON validated against `model`; InvalidRequestError says what is wrong."""
+    return validated(load_json(raw, hint='send a JSON object such as {"sql": "SELECT 1"}'), model)
+
+
+def load_json(raw: bytes, *, hint: str) -> Any:
+    """`raw` decoded as JSON; InvalidRequestError (400) naming the problem, and `hint`."""
     try:
-        data: Any = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as error:
         raise InvalidRequestError(
-            f"the body is not valid JSON: {error}",
-            status_code=400,
-            hint='send a JSON object such as {"sql": "SELECT 1"}',
+            f"the body is not valid JSON: {error}", status_code=400, hint=hint
         ) from None
-    return validated(data, model)
 
 
 def validated(data: Any, model: type[M], hint: str = 'send {"sql": "SELECT …"}') -> M:
