@@ -74,7 +74,14 @@ def unavailable_error(error: BaseException, what: str = "the database") -> Unava
 #: (error class, what went wrong, what to do), most specific first; the cause is the server's
 #: own message when it sent one. For the operator only: clients get `unavailable_error`.
 _CONNECTION_PROBLEMS: tuple[tuple[type[BaseException], str, str], ...] = (
-    (pgerr.InvalidPasswordError, "", "check the password in the URL"),
+    (
+        # With password authentication PostgreSQL gives this same answer for a role that does
+        # not exist (it never tells a client which names exist), so both are suspects.
+        pgerr.InvalidPasswordError,
+        "",
+        "check the user name and the password in the URL (PostgreSQL answers the same for a "
+        "role that does not exist); `sqlgateway provision-role` creates a serving role",
+    ),
     (
         pgerr.InvalidAuthorizationSpecificationError,
         "",

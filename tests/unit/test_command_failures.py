@@ -71,7 +71,7 @@ def test_invalid_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> 
 @pytest.mark.parametrize(
     ("error", "cause", "step"),
     [
-        (pgerr.InvalidPasswordError('password authentication failed for user "r"'), "r", "password"),
+        (pgerr.InvalidPasswordError('password authentication failed for user "r"'), "r", "user name and the password"),
         (pgerr.InvalidAuthorizationSpecificationError('role "r" does not exist'), "role", "provision-role"),
         (pgerr.TooManyConnectionsError("too many clients"), "too many", "max_connections"),
         (pgerr.CannotConnectNowError("the database system is starting up"), "starting", "retry"),
