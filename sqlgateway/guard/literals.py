@@ -1,10 +1,11 @@
 """Columns compared with string literals, as the guard's walk meets them.
 
-Pure. The walk hands every ``=``, ``<>``, ``IN``, ``LIKE`` and ``ILIKE`` node to `compared`;
-those that compare one column (possibly cast, or in parentheses) with string literals are
-kept, and once the walk is over `resolve` names the relations each column may belong to. The
+Pure. The walk hands every ``=``, ``<>``, ``IN``, ``LIKE``, ``ILIKE``, ``BETWEEN`` and ``<=``
+node to `compared`; those that compare one column (possibly cast, in parentheses, or through
+``upper``/``lower``) with string literals are kept, and once the walk is over `resolve` names the relations each column may belong to. The
 catalog's value domains then tell whether the comparison can match (catalog/domains.py):
-``loss_type = 'flood'`` cannot, and the answer says so instead of a silent zero.
+``loss_type = 'flood'`` cannot, and the answer says so instead of a silent zero; and a
+timestamp compared with a bare date (``reported_at = '2025-03-04'``) matches midnight only.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("SELECT 1 FROM claims c WHERE c.status IN ('paid', 'x')", "postgres")
@@ -24,13 +25,17 @@ from sqlgateway.guard.verdict import Comparison
 
 #: Node classes the walk hands to `compared`.
 COMPARISON_NODES: frozenset[type[exp.Expr]] = frozenset(
-    {exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike}
+    {exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike, exp.Between, exp.LTE}
 )
 #: Longest literal kept: longer ones are no model's idea of a category value.
 MAX_LITERAL_CHARS = 200
 _MAX_VALUES = 50
 
-Found = tuple[exp.Column, str, tuple[str, ...], bool]
+#: (column, operator, values, negated, applied, cast): see verdict.Comparison.
+Found = tuple[exp.Column, str, tuple[str, ...], bool, str, bool]
+#: Functions a comparison may apply to its column and still be checked against its domain
+#: (the guard reads every function call as exp.Anonymous).
+_APPLIED = frozenset({"upper", "lower"})
 
 NULL_NOTE = (
     "= NULL and <> NULL are never true (NULL is unknown), so they match no row: write "
@@ -49,13 +54,14 @@ def compares_with_null(node: exp.Expr) -> bool:
 #: Node classes a string literal may hide in (the first look of `compared`, which the walk
 #: pays for every comparison: most compare with numbers or columns).
 _MAYBE_STRING = frozenset({exp.Literal, exp.RawString, exp.Cast, exp.Paren, exp.Any, exp.All})
+_LISTS = (exp.In, exp.Between)
 
 
 def compared(node: exp.Expr) -> Found | None:
-    """(column, operator, values, negated) when `node` compares one column with string
-    literals only, else None."""
+    """(column, operator, values, negated, applied, cast) when `node` compares one column
+    with string literals only, else None."""
     args = node.args
-    if type(node) is not exp.In and not (
+    if type(node) not in _LISTS and not (
         type(args.get("expression")) in _MAYBE_STRING or type(args.get("this")) in _MAYBE_STRING
     ):
         return None
@@ -63,9 +69,15 @@ def compared(node: exp.Expr) -> Found | None:
     if type(right) is exp.Literal and not right.is_string and type(args.get("this")) is exp.Column:
         return None  # col = 42: the point lookup's way
     negated = isinstance(node.parent, exp.Not) != bool(args.get("negate"))
+    if isinstance(node, exp.Between):
+        target = _target(node.this)
+        low, high = _string(args.get("low")), _string(args.get("high"))
+        if target is None or low is None or high is None:
+            return None
+        return target[0], "between", (low, high), negated, target[1], target[2]
     if isinstance(node, exp.In):
-        column = _column(node.this)
-        if column is None or node.args.get("query") or node.args.get("unnest"):
+        target = _target(node.this)
+        if target is None or node.args.get("query") or node.args.get("unnest"):
             return None
         values = [_string(item) for item in node.expressions[:_MAX_VALUES]]
         if not values or len(node.expressions) > _MAX_VALUES:
@@ -73,13 +85,13 @@ def compared(node: exp.Expr) -> Found | None:
         strings = tuple(value for value in values if value is not None)
         if len(strings) != len(values):
             return None
-        return column, "<>" if negated else "=", strings, False
+        return target[0], "<>" if negated else "=", strings, False, target[1], target[2]
     left, right = node.args.get("this"), node.args.get("expression")
     if isinstance(node, exp.EQ | exp.NEQ) and isinstance(right, exp.Any | exp.All):
         array = right.this.this if isinstance(right.this, exp.Paren) else right.this
-        column = _column(left)
+        target = _target(left)
         if (
-            column is None
+            target is None
             or not isinstance(array, exp.Array)
             or len(array.expressions) > _MAX_VALUES
         ):
@@ -91,26 +103,31 @@ def compared(node: exp.Expr) -> Found | None:
         equal = isinstance(node, exp.EQ) and isinstance(right, exp.Any)
         if not equal and not (isinstance(node, exp.NEQ) and isinstance(right, exp.All)):
             return None
-        return column, "=" if equal != negated else "<>", strings, False
-    column, value = _column(left), _string(right)
-    if column is None or value is None:
-        if isinstance(node, exp.Like | exp.ILike):
-            return None  # 'x' LIKE col: the pattern is the column
-        column, value = _column(right), _string(left)
-    if column is None or value is None:
+        operator = "=" if equal != negated else "<>"
+        return target[0], operator, strings, False, target[1], target[2]
+    target, value = _target(left), _string(right)
+    if target is None or value is None:
+        if isinstance(node, exp.Like | exp.ILike | exp.LTE):
+            return None  # 'x' LIKE col: the pattern is the column; 'x' <= col: a lower bound
+        target, value = _target(right), _string(left)
+    if target is None or value is None:
         return None
+    column, applied, cast = target
+    if isinstance(node, exp.LTE):
+        return column, "<=", (value,), negated, applied, cast
     if isinstance(node, exp.Like | exp.ILike):
         if node.args.get("escape") is not None:
             return None
-        return column, "ilike" if isinstance(node, exp.ILike) else "like", (value,), negated
+        operator = "ilike" if isinstance(node, exp.ILike) else "like"
+        return column, operator, (value,), negated, applied, cast
     equal = isinstance(node, exp.EQ) != negated
-    return column, "=" if equal else "<>", (value,), False
+    return column, "=" if equal else "<>", (value,), False, applied, cast
 
 
 def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Comparison | None:
     """The comparison `found` at `node`, with the relations its column may belong to, or None
     when no relation can be named (a CTE, a subquery, an unknown alias)."""
-    column, operator, values, negated = found
+    column, operator, values, negated, applied, cast = found
     qualifier = column.args.get("table")
     name = fold(column.this)
     select = node.find_ancestor(exp.Select)
@@ -120,14 +137,14 @@ def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Com
             relations = tuple(relation_of.get(id(source), "") for _, source in named)
             if not relations or "" in relations:
                 return None
-            return Comparison(name, relations, operator, values, negated)
+            return Comparison(name, relations, operator, values, negated, applied, cast)
         wanted = fold(qualifier)
         for alias, source in named:
             if alias == wanted:
                 relation = relation_of.get(id(source))
                 if relation is None:
                     return None
-                return Comparison(name, (relation,), operator, values, negated)
+                return Comparison(name, (relation,), operator, values, negated, applied, cast)
         select = select.find_ancestor(exp.Select)  # a correlated reference
     return None
 
@@ -150,11 +167,25 @@ def sources(select: exp.Select) -> list[tuple[str, exp.Expr]]:
     return found
 
 
-def _column(node: exp.Expr | None) -> exp.Column | None:
-    while isinstance(node, exp.Paren | exp.Cast):
+def _target(node: exp.Expr | None) -> tuple[exp.Column, str, bool] | None:
+    """(column, applied, cast) when `node` is one column, possibly in parentheses, cast, or
+    through one `upper`/`lower`."""
+    applied, cast = "", False
+    while True:
+        if isinstance(node, exp.Cast):
+            cast = True
+        elif isinstance(node, exp.Anonymous) and not applied and len(node.expressions) == 1:
+            name = str(node.this).lower()
+            if name not in _APPLIED:
+                break
+            applied = name
+            node = node.expressions[0]
+            continue
+        elif not isinstance(node, exp.Paren):
+            break
         node = node.this
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
-        return node
+        return node, applied, cast
     return None
 
 

@@ -15,8 +15,12 @@ class Comparison:
     - ``relations``: the relations it may belong to (names as the verdict's ``tables``): one
       for a qualified column, every source of its SELECT for an unqualified one.
     - ``operator``: ``=`` (also ``IN`` and ``= ANY (ARRAY[…])``), ``<>`` (also ``NOT IN``),
-      ``like`` or ``ilike`` (also their negations: ``negated``).
+      ``like`` or ``ilike`` (also their negations: ``negated``); ``between`` (``values``: the
+      bounds) and ``<=``, noted for timestamps' sake (a date-only upper bound).
     - ``values``: the literals, in the order written.
+    - ``applied``: ``upper`` or ``lower`` when the column is compared through that function
+      (``upper(loss_type) = 'FLOOD'``), else "".
+    - ``cast``: the column was cast (``reported_at::date``), so its own type is not compared.
     """
 
     column: str
@@ -24,6 +28,8 @@ class Comparison:
     operator: str
     values: tuple[str, ...]
     negated: bool = False
+    applied: str = ""
+    cast: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,10 @@ never from another query. A notice says
 
 - that a comparison cannot match, because its literal is outside the column's known domain
   (``loss_type = 'flood'``: the silent zero), naming the valid values or format and, where
-  one is likely, the spelling meant (``'Approved'`` → ``'approved'``);
+  one is likely, the spelling meant (``'Approved'`` → ``'approved'``), also through
+  ``upper``/``lower`` (``upper(loss_type) = 'FLOOD'``);
+- that a timestamp compared with a bare date means midnight (``reported_at = '2025-03-04'``,
+  ``BETWEEN '2025-01-01' AND '2025-01-31'``), with the range that covers the whole day;
 - how PostgreSQL read text written for another dialect (``[status]``, ``LIMIT 10, 20``);
 - which sensitive columns ``*`` left out.
 
@@ -18,6 +21,7 @@ never from another query. A notice says
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterable, Sequence
 
@@ -67,20 +71,99 @@ def comparison_notices(comparisons: Iterable[Comparison], catalog: Catalog) -> l
         if found is None:
             continue
         table, column = found
-        domain = column.domain
-        if domain is None:
-            continue
         notice = remembered.get(comparison, "")
         if notice == "":  # not seen yet (None: seen, nothing to say)
-            notice = domain_notice(comparison, table, domain)
-            if notice is not None:
-                notice += _elsewhere(comparison, f"{table}.{column.name}", catalog)
+            notice = _notice(comparison, table, column, catalog)
             remembered[comparison] = notice
         if notice is not None:
             notices.append(notice)
             if len(notices) >= MAX_REPORTED:
                 break
     return notices
+
+
+def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Catalog) -> str | None:
+    if column.type.startswith("timestamp") and not (comparison.cast or comparison.applied):
+        return timestamp_notice(comparison, table)
+    domain = column.domain
+    if domain is not None and comparison.applied:
+        domain = applied_domain(domain, comparison.applied)
+    if domain is None:
+        return None
+    notice = domain_notice(comparison, table, domain)
+    if notice is not None:
+        notice += _elsewhere(comparison, f"{table}.{column.name}", catalog)
+    return notice
+
+
+def applied_domain(domain: Domain, applied: str) -> Domain | None:
+    """The domain of ``upper(col)`` or ``lower(col)``: its listed values so written (a
+    pattern or example shape says nothing certain once the case changed)."""
+    if not domain.values:
+        return None
+    change = str.upper if applied == "upper" else str.lower
+    meanings = (*domain.meanings, *("",) * (len(domain.values) - len(domain.meanings)))
+    changed: dict[str, str] = {}
+    for value, meaning in zip(domain.values, meanings, strict=False):
+        changed.setdefault(change(value), meaning)
+    return Domain(tuple(changed), domain.source, meanings=tuple(changed.values()))
+
+
+_DATE_ONLY = re.compile(r"\s*(\d{4})-(\d{1,2})-(\d{1,2})\s*")
+
+
+def timestamp_notice(comparison: Comparison, table: str) -> str | None:
+    """A timestamp column compared with bare dates, which PostgreSQL reads as midnight:
+    ``= '2025-03-04'`` matches that instant only, ``BETWEEN … AND '2025-01-31'`` and ``<=
+    '2025-01-31'`` leave out that last day but its first instant."""
+    name, operator = comparison.column, comparison.operator
+    days = [_day(value) for value in comparison.values]
+    column = f"{table}.{name}"
+    if operator == "=" and days and all(days):
+        shown = ", ".join(quoted(v) for v in comparison.values[:3])
+        if len(days) == 1:
+            day = days[0]
+            assert day is not None
+            whole = f"{name} >= {quoted(day.isoformat())} AND {name} < {quoted(_next(day))}"
+            return (
+                f"{column} = {shown} matches only the instant {day.isoformat()} 00:00:00 "
+                f"({name} is a timestamp): for the whole day write {whole}"
+            )
+        return (
+            f"{column} IN ({shown}{', …' if len(days) > 3 else ''}) matches only midnight of "
+            f"each day ({name} is a timestamp): for whole days write {name}::date IN "
+            f"({shown}{', …' if len(days) > 3 else ''})"
+        )
+    if comparison.negated or operator not in ("between", "<="):
+        return None
+    last = days[-1]
+    if last is None:
+        return None
+    if operator == "between":
+        first = comparison.values[0]
+        written = f"{column} BETWEEN {quoted(first)} AND {quoted(comparison.values[1])}"
+        whole = f"{name} >= {quoted(first)} AND {name} < {quoted(_next(last))}"
+    else:
+        written = f"{column} <= {quoted(comparison.values[0])}"
+        whole = f"{name} < {quoted(_next(last))}"
+    return (
+        f"{written} stops at {last.isoformat()} 00:00:00 and leaves out the rest of that day "
+        f"({name} is a timestamp): to include it write {whole}"
+    )
+
+
+def _day(value: str) -> datetime.date | None:
+    match = _DATE_ONLY.fullmatch(value)
+    if match is None:
+        return None
+    try:
+        return datetime.date(*(int(part) for part in match.groups()))
+    except ValueError:
+        return None
+
+
+def _next(day: datetime.date) -> str:
+    return (day + datetime.timedelta(days=1)).isoformat() if day < datetime.date.max else "infinity"
 
 
 def _column(
@@ -105,6 +188,8 @@ def domain_notice(comparison: Comparison, table: str, domain: Domain) -> str | N
     if not misses:
         return None
     name = comparison.column
+    if comparison.applied:
+        name = f"{comparison.applied}({name})"
     first = misses[0]
     written = _written(comparison, table, misses)
     where = _where(name, domain, first)
@@ -130,6 +215,8 @@ def domain_notice(comparison: Comparison, table: str, domain: Domain) -> str | N
 
 def _written(comparison: Comparison, table: str, misses: Sequence[Miss]) -> str:
     column = f"{table}.{comparison.column}"
+    if comparison.applied:
+        column = f"{comparison.applied}({column})"
     first = misses[0]
     if comparison.operator in ("like", "ilike"):
         negation = "NOT " if comparison.negated else ""

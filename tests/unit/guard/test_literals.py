@@ -53,7 +53,27 @@ def comparisons(sql: str) -> tuple[Comparison, ...]:
         ),
         (
             "SELECT 1 FROM claims WHERE status::text = 'x'",
-            ("status", ("claims",), "=", ("x",), False),
+            ("status", ("claims",), "=", ("x",), False, "", True),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE upper(loss_type) = 'FLOOD'",
+            ("loss_type", ("claims",), "=", ("FLOOD",), False, "upper"),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE LOWER(status::text) IN ('paid')",
+            ("status", ("claims",), "=", ("paid",), False, "lower", True),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at BETWEEN '2025-01-01' AND '2025-01-31'",
+            ("reported_at", ("claims",), "between", ("2025-01-01", "2025-01-31"), False),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at NOT BETWEEN '2025-01-01' AND '2025-01-31'",
+            ("reported_at", ("claims",), "between", ("2025-01-01", "2025-01-31"), True),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at <= '2025-01-31'",
+            ("reported_at", ("claims",), "<=", ("2025-01-31",), False),
         ),
         (
             "SELECT 1 FROM claims WHERE status = 'x'::claim_status",
@@ -89,7 +109,11 @@ def test_comparisons_name_the_column_its_relations_and_the_values(
     [
         "SELECT 1 FROM claims WHERE claim_id = 5",  # integers are the cache's to swap
         "SELECT 1 FROM claims WHERE amount_claimed > 1.5",
-        "SELECT 1 FROM claims WHERE lower(status::text) = 'paid'",  # a function of the column
+        "SELECT 1 FROM claims WHERE btrim(status::text) = 'paid'",  # a function of the column
+        "SELECT 1 FROM claims WHERE upper(lower(loss_type)) = 'X'",  # more than one
+        "SELECT 1 FROM claims WHERE upper(loss_type, 2) = 'X'",
+        "SELECT 1 FROM claims WHERE '2025-01-31' <= reported_at",  # a lower bound
+        "SELECT 1 FROM claims WHERE reported_at BETWEEN '2025-01-01' AND now()",
         "SELECT 1 FROM claims WHERE status IN (SELECT 'x')",
         "SELECT 1 FROM claims WHERE status IN ('a', loss_type)",
         "SELECT 1 FROM claims WHERE description LIKE '%a\\%b%'",  # backslash: written as E''

@@ -57,6 +57,40 @@ def notices(sql: str) -> list[str]:
             "'auto'",
         ),
         ("SELECT 1 FROM policyholders WHERE city = 'new york'", "did you mean 'New York'?"),
+        (
+            "SELECT count(*) FROM claims WHERE UPPER(loss_type) = 'FLOOD'",
+            "upper(claims.loss_type) = 'FLOOD' matches no row: (upper(loss_type) is one of "
+            "'COLLISION', 'GLASS',",
+        ),
+        (
+            "SELECT count(*) FROM claims WHERE lower(loss_type) = 'Water Damage'",
+            "did you mean 'water_damage'?",
+        ),
+        ("SELECT 1 FROM adjusters WHERE upper(region) IN ('WEST', 'NorthEast')", "'NORTHEAST'"),
+        (
+            "SELECT count(*) FROM claims WHERE reported_at = '2025-03-04'",
+            "claims.reported_at = '2025-03-04' matches only the instant 2025-03-04 00:00:00 "
+            "(reported_at is a timestamp): for the whole day write reported_at >= '2025-03-04' "
+            "AND reported_at < '2025-03-05'",
+        ),
+        (
+            "SELECT * FROM payments p WHERE p.paid_at = '2024-12-31'",
+            "paid_at >= '2024-12-31' AND paid_at < '2025-01-01'",
+        ),
+        (
+            "SELECT count(*) FROM claims WHERE closed_at IN ('2025-03-04', '2025-3-5')",
+            "for whole days write closed_at::date IN ('2025-03-04', '2025-3-5')",
+        ),
+        (
+            "SELECT count(*) FROM claims WHERE reported_at BETWEEN '2025-01-01' AND '2025-01-31'",
+            "stops at 2025-01-31 00:00:00 and leaves out the rest of that day (reported_at is a "
+            "timestamp): to include it write reported_at >= '2025-01-01' AND reported_at < "
+            "'2025-02-01'",
+        ),
+        (
+            "SELECT count(*) FROM claim_events WHERE created_at <= '2024-02-29'",
+            "to include it write created_at < '2024-03-01'",
+        ),
     ],
 )
 def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
@@ -75,6 +109,17 @@ def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
         "SELECT 1 FROM policyholders WHERE email = 'x'",  # sensitive: no domain, no word
         "SELECT 1 FROM claims WHERE claim_id = 42",
         "SELECT 1 FROM claims WHERE loss_type <> 'unknown'",  # a defensive filter
+        "SELECT 1 FROM claims WHERE upper(loss_type) = 'WATER_DAMAGE'",
+        "SELECT 1 FROM claims WHERE lower(claim_number) = 'clm-123'",  # a pattern: case changed
+        "SELECT 1 FROM claims WHERE reported_at::date = '2025-03-04'",  # cast: whole days
+        "SELECT 1 FROM claims WHERE reported_at = '2025-03-04 10:15:00+00'",
+        "SELECT 1 FROM claims WHERE reported_at >= '2025-03-04' AND reported_at < '2025-03-05'",
+        "SELECT 1 FROM claims WHERE reported_at BETWEEN '2025-01-01' AND '2025-01-31 23:59:59'",
+        "SELECT 1 FROM claims WHERE reported_at NOT BETWEEN '2025-01-01' AND '2025-01-31'",
+        "SELECT 1 FROM claims WHERE reported_at <> '2025-03-04'",
+        "SELECT 1 FROM policies WHERE start_date = '2025-03-04'",  # a date column
+        "SELECT 1 FROM policies WHERE end_date BETWEEN '2025-01-01' AND '2025-01-31'",
+        "SELECT 1 FROM claims WHERE reported_at = '2025-02-30'",  # PostgreSQL says why
     ],
 )
 def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
