@@ -27,7 +27,7 @@ from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, Dialect, to_postgres
 from sqlgateway.guard.sensitive import check_sensitive, reads_sensitive_table
 from sqlgateway.hints.explain import Attempt, hints_for
-from sqlgateway.hints.notices import answer_notices, joined, needs_catalog
+from sqlgateway.hints.notices import answer_notices, joined, may_notice, needs_catalog
 from sqlgateway.http.record import (
     OK,
     TRUNCATED,
@@ -151,7 +151,7 @@ def _verdict(services: Services, catalog: Catalog | None, sql: str) -> Verdict:
 async def _notice(services: Services, verdict: Verdict) -> str | None:
     """The answer's notice before it runs (hints/notices.py): nothing to do, and no catalog
     asked for, unless the verdict compares columns with strings or noted something."""
-    if not (verdict.comparisons or verdict.notes or verdict.omitted):
+    if not may_notice(verdict):
         return None
     catalog = None
     if needs_catalog(verdict):

@@ -10,7 +10,9 @@ never from another query. A notice says
 - that a timestamp compared with a bare date means midnight (``reported_at = '2025-03-04'``,
   ``BETWEEN '2025-01-01' AND '2025-01-31'``), with the range that covers the whole day;
 - how PostgreSQL read text written for another dialect (``[status]``, ``LIMIT 10, 20``);
-- which sensitive columns ``*`` left out.
+- which sensitive columns ``*`` left out;
+- the schema docs' conventions about the clock when the query reads it (``now()``,
+  ``CURRENT_DATE``): a snapshot's "today" is not the server's.
 
 >>> from sqlgateway.catalog.domains import Domain
 >>> from sqlgateway.guard.verdict import Comparison
@@ -36,9 +38,40 @@ MAX_NOTICE_CHARS = 1_000
 MAX_REPORTED = 3
 
 
+#: Functions that read the clock: a convention naming one of them applies to a query calling
+#: any of them ("today" alone is too common a word to tell).
+CLOCK_FUNCTIONS = frozenset(
+    {
+        "now",
+        "current_date",
+        "current_timestamp",
+        "current_time",
+        "localtimestamp",
+        "localtime",
+        "clock_timestamp",
+        "statement_timestamp",
+        "transaction_timestamp",
+    }
+)
+_CLOCK_WORDS = re.compile(
+    r"(?<![\w])(?:" + "|".join(sorted(CLOCK_FUNCTIONS)) + r")(?![\w])", re.IGNORECASE
+)
+
+
+def may_notice(verdict: Verdict) -> bool:
+    """Whether an answer to `verdict` may carry a notice before it runs (cheap: most point
+    lookups have nothing for the notices to look at)."""
+    return bool(verdict.comparisons or verdict.notes or verdict.omitted) or _reads_clock(verdict)
+
+
 def needs_catalog(verdict: Verdict) -> bool:
     """Whether the notices of `verdict` depend on the catalog."""
-    return bool(verdict.comparisons)
+    return bool(verdict.comparisons) or _reads_clock(verdict)
+
+
+def _reads_clock(verdict: Verdict) -> bool:
+    """The query compares data with the clock (`SELECT now()` alone reads no table)."""
+    return bool(verdict.tables) and not CLOCK_FUNCTIONS.isdisjoint(verdict.functions)
 
 
 def answer_notices(verdict: Verdict, catalog: Catalog | None) -> list[str]:
@@ -47,6 +80,8 @@ def answer_notices(verdict: Verdict, catalog: Catalog | None) -> list[str]:
     notices: list[str] = []
     if verdict.comparisons and catalog is not None:
         notices += comparison_notices(verdict.comparisons, catalog)
+    if catalog is not None and _reads_clock(verdict):
+        notices += clock_conventions(verdict.functions, catalog)
     notices += verdict.notes
     if verdict.omitted:
         notices.append(omitted_notice(verdict.omitted))
@@ -244,6 +279,25 @@ def _elsewhere(comparison: Comparison, column: str, catalog: Catalog) -> str:
             extra.append(f"{quoted(value)} is a value of {' and '.join(owners[:3])}")
         extra += conventions_about(value, catalog)
     return ("; " + "; ".join(dict.fromkeys(extra))) if extra else ""
+
+
+def clock_conventions(functions: Iterable[str], catalog: Catalog) -> list[str]:
+    """The conventions that speak of the clock, for a query calling `functions`."""
+    memo = catalog.memo("clock conventions", most=1)
+    if "" not in memo:
+        memo[""] = [
+            " ".join(text.split()) for text in catalog.conventions if _CLOCK_WORDS.search(text)
+        ][:2]
+    found: list[str] = memo[""]
+    if not found:
+        return []
+    called = sorted(CLOCK_FUNCTIONS.intersection(functions))
+    shown = ", ".join(f"{name}()" if name in _CALLED else name.upper() for name in called)
+    return [f"{shown} reads the server's clock; conventions: {text}" for text in found]
+
+
+#: Clock functions written with parentheses (the others are SQL keywords: CURRENT_DATE).
+_CALLED = frozenset({"now", "clock_timestamp", "statement_timestamp", "transaction_timestamp"})
 
 
 def conventions_about(value: str, catalog: Catalog) -> list[str]:

@@ -129,7 +129,10 @@ def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
 def test_the_other_notices() -> None:
     assert notices("SELECT 1 FROM claims WHERE adjuster_id = NULL") == [NULL_NOTE]
     assert (
-        notices("SELECT count(*) FROM claims WHERE reported_at > now() - 30 * '1 day'::interval")
+        notices(
+            "SELECT count(*) FROM claims "
+            "WHERE reported_at > timestamptz '2026-07-01' - 30 * '1 day'::interval"
+        )
         == []
     )
     plain = check_sql("SELECT count(*) FROM claims WHERE claim_id = 1", GuardPolicy())
@@ -150,3 +153,30 @@ def test_at_most_three_comparisons_and_a_bounded_notice() -> None:
 def test_without_a_catalog_only_the_verdict_speaks() -> None:
     verdict: Verdict = check_sql("SELECT [status] FROM claims WHERE loss_type = 'x'", GuardPolicy())
     assert answer_notices(verdict, None) == list(verdict.notes)
+
+
+@pytest.mark.parametrize(
+    ("sql", "called"),
+    [
+        ("SELECT count(*) FROM claims WHERE reported_at > now() - interval '30 days'", "now()"),
+        ("SELECT count(*) FROM payments WHERE paid_at::date = CURRENT_DATE - 1", "CURRENT_DATE"),
+        ("SELECT claim_number, localtimestamp - reported_at FROM claims LIMIT 3", "LOCALTIMESTAMP"),
+    ],
+)
+def test_a_query_reading_the_clock_gets_the_conventions_about_it(sql: str, called: str) -> None:
+    found = notices(sql)
+    assert len(found) == 1, found
+    assert found[0].startswith(f"{called} reads the server's clock; conventions: Snapshot:")
+    assert "timestamptz '2026-07-01 00:00:00+00', not now()" in found[0]
+
+
+def test_clock_conventions_only_when_the_clock_is_read_and_a_convention_names_it() -> None:
+    fixed = "SELECT count(*) FROM claims WHERE reported_at > timestamptz '2026-07-01' - interval '30 days'"
+    assert notices(fixed) == []
+    assert notices("SELECT now(), current_date") == []  # reads no data
+    assert not needs_catalog(check_sql("SELECT now()", GuardPolicy()))
+    verdict = check_sql("SELECT max(paid_at) < now() FROM payments", GuardPolicy())
+    assert needs_catalog(verdict) and answer_notices(verdict, None) == []
+    assert len(answer_notices(verdict, CATALOG)) == 1
+    silent = dataclasses.replace(CATALOG, conventions=("Amounts are in US dollars today.",))
+    assert answer_notices(verdict, silent) == []
