@@ -172,7 +172,8 @@ def test_a_list_given_to_all_or_some_gets_the_array(sql: str, expected: str) -> 
 @pytest.mark.parametrize(
     "relation",
     ["sqlite_master", "sqlite_schema", "sys.tables", "sys.columns", "all_tables",
-     "user_tab_columns", "mysql.user"],
+     "user_tab_columns", "mysql.user", "dba_tables", "user_tables", "sys.objects",
+     "performance_schema.tables", "tabs"],
 )  # fmt: skip
 def test_a_missing_catalog_of_another_database_names_the_tables_once(relation: str) -> None:
     sql = f"SELECT * FROM {relation}"
