@@ -289,3 +289,58 @@ def foreign_function_hint(name: str) -> str | None:
     if spelling is None:
         return None
     return f"PostgreSQL has no {name.lower()}(): write {spelling}"
+
+
+#: Substring and full-text searches of other dialects: ``CONTAINS(col, 'x')`` (T-SQL,
+#: Snowflake), ``col CONTAINS 'x'``, ``col MATCH 'x'`` (SQLite), ``FREETEXT`` (T-SQL),
+#: ``CONTAINS_SUBSTR`` (BigQuery), ``STARTSWITH``/``ENDSWITH`` (Snowflake).
+_NAME = r"[A-Za-z_][\w$]*(?:\s*\.\s*[A-Za-z_][\w$]*)?"
+_STRING = r"'((?:[^']|'')*)'"
+_SEARCH_CALL = re.compile(
+    rf"\b(contains|contains_substr|freetext|startswith|endswith)\s*\(\s*({_NAME})\s*,\s*{_STRING}",
+    re.IGNORECASE,
+)
+_SEARCH_INFIX = re.compile(rf"({_NAME})\s+(contains|match)\s+{_STRING}", re.IGNORECASE)
+_SEARCH_JOINER = re.compile(r"\s+(and|or)\s+", re.IGNORECASE)
+
+
+def search_hint(text: str) -> str | None:
+    """``description ILIKE '%water%'`` for another dialect's search (``CONTAINS(description,
+    'water')``, ``description CONTAINS 'water'``…), written with the attempt's column and
+    words."""
+    head = text[:MAX_SNIFF_CHARS]
+    call = _SEARCH_CALL.search(head)
+    found = call or _SEARCH_INFIX.search(head)
+    if found is None:
+        return None
+    column, words = re.sub(r"\s+", "", found.group(1)), found.group(3)
+    if call is not None:
+        column, function = re.sub(r"\s+", "", call.group(2)), call.group(1).lower()
+    else:
+        function = found.group(2).lower()
+    if function == "startswith":
+        fix = f"{column} LIKE '{words}%' (or starts_with({column}, '{words}'))"
+    elif function == "endswith":
+        fix = f"{column} LIKE '%{words}'"
+    else:
+        fix = _ilike(column, words)
+    if function == "freetext":
+        phrase = words.replace('"', "")
+        fix += (
+            f", or full-text search: to_tsvector('english', {column}) @@ "
+            f"plainto_tsquery('english', '{phrase}')"
+        )
+    shown = f"{function.upper()}()" if call is not None else f"… {function.upper()} '…'"
+    hint = f"PostgreSQL has no {shown}: write {fix}"
+    return hint if len(hint) <= MAX_SHOWN_SQL_CHARS else None
+
+
+def _ilike(column: str, words: str) -> str:
+    """``col ILIKE '%a%' OR col ILIKE '%b%'`` for a search condition ``'"a*" OR b'``."""
+    parts = _SEARCH_JOINER.split(words)
+    terms = [p.strip().strip('"*').strip() for p in parts[::2]]
+    joiners = [j.upper() for j in parts[1::2]]
+    shown = f"{column} ILIKE '%{terms[0]}%'"
+    for joiner, term in list(zip(joiners, terms[1:], strict=True))[:3]:
+        shown += f" {joiner} {column} ILIKE '%{term}%'"
+    return shown + " (any case; LIKE for exact case)"

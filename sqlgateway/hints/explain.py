@@ -5,7 +5,9 @@ specific first:
 
 1. discovery (``SHOW TABLES``, ``information_schema``…) → getSchema; several statements →
    one per call or one combined SELECT (discovery.py);
-2. PostgreSQL's refusals → the usual mistake's fix (postgres.py), unknown names included;
+2. PostgreSQL's refusals → the usual mistake's fix (postgres.py), unknown names included
+   (not when 1. gave the table list); a list given to ``ALL(…)``/``SOME(…)`` → the array
+   (lists.py); another database's text search → ILIKE (dialects.py);
 3. another dialect's habits → the PostgreSQL translation and ``"dialect"`` (dialects.py), tried
    when PostgreSQL cannot read the text, refuses a function, or fails on it; then the
    PostgreSQL spelling of a function other dialects have;
@@ -27,15 +29,24 @@ from sqlgateway.catalog.suggest import table_hint
 from sqlgateway.errors import GatewayError, QueryError, RejectedError, SQLSyntaxError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT
-from sqlgateway.hints.dialects import foreign_function_hint, sniff, translation_hint
+from sqlgateway.hints.dialects import (
+    foreign_function_hint,
+    search_hint,
+    sniff,
+    translation_hint,
+)
 from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_statements_hint
 from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.lists import array_hint_in
 from sqlgateway.hints.postgres import postgres_hints
 
 #: SQLSTATEs of PostgreSQL errors another dialect's reading may explain.
 _DIALECT_STATES = frozenset({"42601", "42883", "42703", "42P01", "22P02", "42804", "42704"})
 #: Refusals that are about what the statement does, not how it is spelled.
 _NOT_SPELLING = ("sensitive column", "multiple statements", "empty statement", "parser work limit")
+
+#: Refusals of ``= SOME('a', 'b')``, ``<> ALL('a', 'b')``: read as calls of functions.
+_QUANTIFIERS = ("function any", "function some", "function all")
 
 Approve = Callable[[str], Verdict | None]
 
@@ -55,16 +66,25 @@ def hints_for(
 ) -> list[str]:
     """The hints for `error`, most specific first (none for errors that are not the SQL's)."""
     hints: list[str] = []
-    if is_discovery(error):
+    discovered = is_discovery(error)
+    if discovered:  # the table list it gives is the answer: no did-you-mean besides
         hints.append(discovery_hint(attempt.text, catalog))
     elif isinstance(error, RejectedError) and error.construct == "multiple statements":
         hints.append(several_statements_hint(attempt.text, approve))
     elif isinstance(error, RejectedError) and error.construct == "USE":
         hints.append("the gateway serves one database: leave USE out and send the query alone")
-    if isinstance(error, QueryError):  # PostgreSQL said why: its fix comes first
+    if isinstance(error, QueryError) and not discovered:  # PostgreSQL said why: its fix first
         ran = attempt.verdict.sql if attempt.verdict is not None else attempt.sql
         failure = Failure(error, ran, catalog, _tables_read(attempt, catalog))
         hints.extend(postgres_hints(failure))
+    if isinstance(error, RejectedError) and error.construct in _QUANTIFIERS:
+        listed = array_hint_in(attempt.sql)
+        hints.extend([listed] if listed else [])
+    if isinstance(error, SQLSyntaxError) or (
+        isinstance(error, RejectedError) and error.construct.startswith("function ")
+    ):
+        search = search_hint(attempt.text)
+        hints.extend([search] if search else [])
     if _try_dialects(error, attempt):
         postgres_sql = attempt.verdict.sql if attempt.verdict is not None else None
         cued = isinstance(error, QueryError)

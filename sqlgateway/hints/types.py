@@ -13,6 +13,7 @@ from sqlglot import exp
 from sqlgateway.catalog.spelling import quoted, ranked_values, reformat
 from sqlgateway.catalog.suggest import json_path
 from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
+from sqlgateway.hints.lists import conditions_hint
 from sqlgateway.hints.notices import conventions_about
 
 _OPERATOR = re.compile(r"operator does not exist: (.+) ([^\w\s]+) (.+)$")
@@ -220,6 +221,9 @@ def invalid_text(failure: Failure) -> list[str]:
     if kind in NUMBER_TYPES:
         return _not_a_number(failure, kind, value)
     if kind == "boolean":
+        joined = conditions_hint(failure.tree, value) if failure.tree is not None else None
+        if joined is not None:
+            return [joined]
         return ["booleans are true or false (or 't'/'f'): compare with true, not a string"]
     if kind.startswith("json") and failure.tree is not None:
         for node in failure.tree.find_all(exp.EQ, exp.NEQ):

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 from demo_catalog import demo_catalog
 
-from sqlgateway.errors import MAX_HINT_CHARS, GatewayError, GuardError, QueryError, RejectedError
+from sqlgateway.errors import (
+    MAX_HINT_CHARS,
+    GatewayError,
+    GuardError,
+    QueryError,
+    RejectedError,
+    UnknownTableError,
+)
 from sqlgateway.guard import GuardPolicy, Verdict, check_sql
 from sqlgateway.guard.policy import StarColumns
 from sqlgateway.hints.explain import Attempt, hints_for
@@ -102,3 +109,77 @@ def test_the_whole_hint_is_bounded() -> None:
     assert error.hint is not None and error.hint.startswith("first; y")
     shown = error.body()["error"]["hint"]
     assert len(shown) == MAX_HINT_CHARS and shown.endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT claim_number FROM claims WHERE CONTAINS(description, 'water')",
+         "description ILIKE '%water%'"),
+        ("SELECT claim_number FROM claims WHERE description CONTAINS 'water'",
+         "description ILIKE '%water%'"),
+        ("SELECT count(*) FROM claim_events WHERE CONTAINS(note, 'adjuster')",
+         "note ILIKE '%adjuster%'"),
+        ("SELECT count(*) FROM claim_events WHERE note contains 'adjuster'",
+         "note ILIKE '%adjuster%'"),
+        ("SELECT c.claim_number FROM claims c WHERE c.description CONTAINS 'burst pipe'",
+         "c.description ILIKE '%burst pipe%'"),
+        ("SELECT claim_number FROM claims WHERE CONTAINS(description, '\"water*\"')",
+         "description ILIKE '%water%'"),
+        ("SELECT claim_number FROM claims WHERE CONTAINS(description, 'water OR pipe')",
+         "description ILIKE '%water%' OR description ILIKE '%pipe%'"),
+        ("SELECT claim_number FROM claims WHERE FREETEXT(description, 'burst pipe')",
+         "plainto_tsquery('english', 'burst pipe')"),
+        ("SELECT claim_number FROM claims WHERE description MATCH 'hail'",
+         "description ILIKE '%hail%'"),
+        ("SELECT claim_number FROM claims WHERE CONTAINS_SUBSTR(description, 'hail')",
+         "description ILIKE '%hail%'"),
+        ("SELECT full_name FROM policyholders WHERE ENDSWITH(full_name, 'son')",
+         "full_name LIKE '%son'"),
+        ("SELECT count(*) FROM policyholders WHERE NOT CONTAINS(city, 'Lake')",
+         "city ILIKE '%Lake%'"),
+        ("SELECT claim_number FROM claims WHERE CHARINDEX('pipe', description) > 0",
+         "POSITION('pipe' IN description)"),
+        ("SELECT claim_number FROM claims WHERE INSTR(description, 'pipe') > 0",
+         "POSITION('pipe' IN description)"),
+        ("SELECT claim_number FROM claims WHERE LOCATE('pipe', description) > 0",
+         "strpos("),
+    ],
+)  # fmt: skip
+def test_other_databases_string_searches_get_the_postgresql_spelling(
+    sql: str, expected: str
+) -> None:
+    error, attempt = refused(sql)
+    found = hints_for(error, attempt, CATALOG, approve)
+    assert expected in " | ".join(found), found
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT count(*) FROM claims WHERE status <> ALL('paid','closed')",
+         "status <> ALL (ARRAY['paid', 'closed']), or status NOT IN ('paid', 'closed')"),
+        ("SELECT count(*) FROM claims WHERE status = SOME('paid', 'closed')",
+         "status = ANY (ARRAY['paid', 'closed'])"),
+    ],
+)  # fmt: skip
+def test_a_list_given_to_all_or_some_gets_the_array(sql: str, expected: str) -> None:
+    error, attempt = refused(sql)
+    found = hints_for(error, attempt, CATALOG, approve)
+    assert found and expected in found[0], found
+
+
+@pytest.mark.parametrize(
+    "relation",
+    ["sqlite_master", "sqlite_schema", "sys.tables", "sys.columns", "all_tables",
+     "user_tab_columns", "mysql.user", "dba_tables", "user_tables", "sys.objects",
+     "performance_schema.tables", "tabs"],
+)  # fmt: skip
+def test_a_missing_catalog_of_another_database_names_the_tables_once(relation: str) -> None:
+    sql = f"SELECT * FROM {relation}"
+    error = UnknownTableError(f'relation "{relation}" does not exist', sqlstate="42P01")
+    found = hints_for(error, Attempt(sql, "postgres", sql, None), CATALOG, approve)
+    said = " | ".join(found)
+    assert said.startswith("the schema is not readable with SQL here: call getSchema"), said
+    assert said.count("tables:") == 1 and said.count("claim_events") == 1, said
+    assert "did you mean" not in said, said

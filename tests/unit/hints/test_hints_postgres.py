@@ -229,3 +229,129 @@ def test_long_sql_is_not_parsed_again() -> None:
     failure = Failure(error, sql, CATALOG, [])
     assert failure.tree is None
     assert "single quotes" in " ".join(postgres_hints(failure))
+
+
+def _column_missing(sql: str, name: str, *tables: str) -> str:
+    """The hints for PostgreSQL's 42703 on the first `name` (as written) in `sql`."""
+    return hints(sql, "42703", f'column "{name.lower()}" does not exist', name, *tables)
+
+
+@pytest.mark.parametrize(
+    ("sql", "name", "tables", "expected"),
+    [
+        ("SELECT date_trunc(month, reported_at), count(*) FROM claims GROUP BY 1", "month", (),
+         "date_trunc('month', reported_at)"),
+        ("SELECT DATE_TRUNC(MONTH, reported_at) FROM claims", "MONTH", (),
+         "DATE_TRUNC('month', reported_at)"),
+        ("SELECT date_trunc(Week, paid_at), sum(amount) FROM payments GROUP BY 1", "Week",
+         ("payments",), "date_trunc('week', paid_at)"),
+        ("SELECT date_trunc(quarter, start_date) AS q FROM policies", "quarter", ("policies",),
+         "date_trunc('quarter', start_date)"),
+        ("SELECT date_trunc(months, created_at) FROM claim_events", "months", ("claim_events",),
+         "date_trunc('month', created_at)"),
+        ("SELECT date_trunc(reported_at, month) FROM claims", "month", (),
+         "date_trunc('month', reported_at)"),
+        ("SELECT date_trunc(day, reported_at AT TIME ZONE 'UTC') FROM claims", "day", (),
+         "date_trunc('day', reported_at AT TIME ZONE 'UTC')"),
+        ("SELECT count(*) FROM claims WHERE date_trunc(year, reported_at) = '2025-01-01'",
+         "year", (), "date_trunc('year', reported_at)"),
+        ("SELECT date_trunc(hours, c.reported_at) FROM claims AS c", "hours", (),
+         "date_trunc('hour', c.reported_at)"),
+        ("SELECT date_part(Epoch, closed_at - reported_at) FROM claims", "Epoch", (),
+         "date_part('epoch', closed_at - reported_at)"),
+        ("SELECT date_part(isodow, paid_at) FROM payments", "isodow", ("payments",),
+         "date_part('isodow', paid_at)"),
+        ("SELECT max(date_part(centuries, start_date)) FROM policies", "centuries", ("policies",),
+         "date_part('century', start_date)"),
+        ("SELECT to_char(reported_at, YYYY) FROM claims", "YYYY", (),
+         "to_char(reported_at, 'YYYY')"),
+        ("SELECT to_char(paid_at, Month) FROM payments", "Month", ("payments",),
+         "to_char(paid_at, 'Month')"),
+        ("SELECT to_char(reported_at, YYYY-MM) AS m FROM claims", "YYYY", (),
+         "to_char(reported_at, 'YYYY-MM')"),
+        ("SELECT to_char(reported_at, YYYY - MM - DD) AS m FROM claims", "YYYY", (),
+         "to_char(reported_at, 'YYYY-MM-DD')"),
+        ("SELECT to_char(created_at, day) FROM claim_events", "day", ("claim_events",),
+         "to_char(created_at, 'day')"),
+        ("SELECT month, count(*) FROM claims GROUP BY month", "month", (),
+         "date_trunc('month', reported_at)"),
+    ],
+)  # fmt: skip
+def test_a_date_unit_or_format_written_as_a_name_is_a_string(
+    sql: str, name: str, tables: tuple[str, ...], expected: str
+) -> None:
+    said = _column_missing(sql, name, *tables)
+    assert expected in said, said
+    assert "is a string" in said or "are strings" in said, said
+
+
+def test_a_unit_that_is_not_in_a_date_function_gets_no_unit_fix_in_one() -> None:
+    said = _column_missing("SELECT round(amount, cents) FROM payments", "cents", "payments")
+    assert "'cents'" not in said, said
+    said = _column_missing("SELECT lower(second) FROM claims", "second")
+    assert "lower('second')" not in said, said
+
+
+@pytest.mark.parametrize(
+    ("sql", "sqlstate", "message", "at", "tables", "expected"),
+    [
+        ("SELECT count(*) FROM claims WHERE status = ANY('approved','paid')", "42601",
+         'syntax error at or near ","', ",'paid'", (),
+         "status = ANY (ARRAY['approved', 'paid']), or status IN ('approved', 'paid')"),
+        ("SELECT count(*) FROM claims WHERE loss_type = ANY ('fire', 'storm', 'theft')", "42601",
+         'syntax error at or near ","', ", 'storm'", (),
+         "loss_type IN ('fire', 'storm', 'theft')"),
+        ("SELECT count(*) FROM claims c WHERE c.claim_id = any(1, 2, 3)", "42601",
+         'syntax error at or near ","', ", 2", (), "c.claim_id = ANY (ARRAY[1, 2, 3])"),
+        ("SELECT count(*) FROM payments WHERE method = ANY('ach', 'wire')", "42601",
+         'syntax error at or near ","', ", 'wire'", ("payments",), "method IN ('ach', 'wire')"),
+        ("SELECT count(*) FROM claims WHERE status = ANY(('approved','paid'))", "42809",
+         "op ANY/ALL (array) requires array on right side", "ANY", (),
+         "status = ANY (ARRAY['approved', 'paid'])"),
+        ("SELECT count(*) FROM claims WHERE status IN ARRAY['approved','paid']", "42601",
+         'syntax error at or near "ARRAY"', "ARRAY", (),
+         "status IN ('approved', 'paid')"),
+        ("SELECT count(*) FROM claims WHERE status = 'approved' OR 'paid'", "22P02",
+         'invalid input syntax for type boolean: "paid"', "'paid'", (),
+         "each side of OR is a condition: status = 'approved' OR status = 'paid', or "
+         "status IN ('approved', 'paid')"),
+        ("SELECT count(*) FROM claims WHERE status = 'approved' OR 'paid' OR 'closed'", "22P02",
+         'invalid input syntax for type boolean: "paid"', "'paid'", (),
+         "status IN ('approved', 'paid', 'closed')"),
+        ("SELECT count(*) FROM policies WHERE product = 'auto' or 'home'", "22P02",
+         'invalid input syntax for type boolean: "home"', "'home'", ("policies",),
+         "product = 'auto' OR product = 'home'"),
+        ("SELECT count(*) FROM claims WHERE loss_type = 'storm' AND 'fire'", "22P02",
+         'invalid input syntax for type boolean: "fire"', "'fire'", (),
+         "loss_type IN ('storm', 'fire')"),
+        ("SELECT count(*) FROM claims WHERE status <> 'paid' AND 'closed'", "22P02",
+         'invalid input syntax for type boolean: "closed"', "'closed'", (),
+         "status NOT IN ('paid', 'closed')"),
+        ("SELECT count(*) FROM claims WHERE description LIKE '%pipe%' OR '%leak%'", "22P02",
+         'invalid input syntax for type boolean: "%leak%"', "'%leak%'", (),
+         "description LIKE '%pipe%' OR description LIKE '%leak%'"),
+        ("SELECT count(*) FROM claims WHERE status = ('approved' OR 'paid')", "22P02",
+         'invalid input syntax for type boolean: "approved"', "'approved'", (),
+         "status IN ('approved', 'paid')"),
+        ("SELECT count(*) FROM claims WHERE reported_at > '2025-01-01' AND status = 'paid' OR "
+         "'closed'", "22P02", 'invalid input syntax for type boolean: "closed"', "'closed'", (),
+         "status = 'paid' OR status = 'closed'"),
+        ("SELECT count(*) FROM claims WHERE claim_id = 1 OR 2", "42804",
+         "argument of OR must be type boolean, not type integer", "2", (),
+         "claim_id = 1 OR claim_id = 2, or claim_id IN (1, 2)"),
+    ],
+)  # fmt: skip
+def test_several_values_where_a_condition_or_an_array_belongs(
+    sql: str, sqlstate: str, message: str, at: str, tables: tuple[str, ...], expected: str
+) -> None:
+    said = hints(sql, sqlstate, message, at, *tables)
+    assert expected in said, said
+    assert "compare with true" not in said, said
+
+
+def test_a_boolean_compared_with_a_string_keeps_the_boolean_hint() -> None:
+    said = hints(
+        "SELECT 1 FROM claims WHERE (amount_approved IS NULL) = 'no'", "22P02",
+        'invalid input syntax for type boolean: "no"', "'no'",
+    )  # fmt: skip
+    assert "compare with true" in said, said
