@@ -361,8 +361,36 @@ def mismatch(failure: Failure) -> list[str]:
 def syntax(failure: Failure) -> list[str]:
     """42601 (what the guard's parser read but PostgreSQL did not), 42809: a list where
     one array belongs (``= ANY('a', 'b')``), an array where a list belongs (``IN ARRAY[…]``)."""
-    found = array_hint(failure.tree) if failure.tree is not None else None
+    tree = failure.tree
+    if tree is None:
+        return []
+    found = array_hint(tree) or _is_value(tree)
     return [found] if found is not None else []
+
+
+_TRUTHS = {"true": "TRUE", "t": "TRUE", "1": "TRUE", "false": "FALSE", "f": "FALSE", "0": "FALSE"}
+
+
+def _is_value(tree: exp.Expr) -> str | None:
+    """``status IS 'paid'``: IS tests NULL, true and false only; values are compared with =."""
+    for node in tree.find_all(exp.Is):
+        value = node.expression
+        if not isinstance(value, exp.Literal):
+            continue
+        column, shown = node.this.sql(dialect="postgres"), value.sql(dialect="postgres")
+        negated = isinstance(node.parent, exp.Not)
+        truth = str(value.this).strip().lower()
+        if truth in _TRUTHS:
+            written = f"IS {'NOT ' if negated else ''}{_TRUTHS[truth]}"
+            return f"TRUE and FALSE are written without quotes: {column} {written}"
+        operator, distinct = (
+            ("<>", "IS DISTINCT FROM") if negated else ("=", "IS NOT DISTINCT FROM")
+        )
+        return (
+            f"IS only tests NULL, TRUE or FALSE: compare a value with {operator}, "
+            f"{column} {operator} {shown} (or {column} {distinct} {shown} to treat NULL as a value)"
+        )
+    return None
 
 
 RULES: dict[str, Rule] = {

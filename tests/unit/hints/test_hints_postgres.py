@@ -355,3 +355,95 @@ def test_a_boolean_compared_with_a_string_keeps_the_boolean_hint() -> None:
         'invalid input syntax for type boolean: "no"', "'no'",
     )  # fmt: skip
     assert "compare with true" in said, said
+
+
+@pytest.mark.parametrize(
+    ("sql", "message", "expected"),
+    [
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '2025%'",
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "reported_at >= '2025-01-01' AND reported_at < '2026-01-01'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '2024-12%'",
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "reported_at >= '2024-12-01' AND reported_at < '2025-01-01'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '2024-02-29%'",
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "reported_at >= '2024-02-29' AND reported_at < '2024-03-01'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at NOT LIKE '2025%'",
+            "operator does not exist: timestamp with time zone !~~ unknown",
+            "reported_at < '2025-01-01' OR reported_at >= '2026-01-01'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '2025-13%'",  # not a date: no range
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "to_char(reported_at, 'YYYY-MM-DD') LIKE '2025-13%'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '2025-06-1%'",  # days 10 to 19
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "to_char(reported_at, 'YYYY-MM-DD') LIKE '2025-06-1%'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE reported_at LIKE '%-03-%'",
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "to_char(reported_at, 'YYYY-MM-DD') LIKE '%-03-%'",
+        ),
+        (
+            "SELECT 1 FROM claims AS c WHERE c.claim_id LIKE '12%'",
+            "operator does not exist: bigint ~~ unknown",
+            "c.claim_id::text LIKE '12%'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status ILIKE 'UNDER%'",
+            "operator does not exist: claim_status ~~* unknown",
+            "status IN ('under_review'), or cast it, status::text ILIKE 'UNDER%'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status NOT LIKE '%ed'",
+            "operator does not exist: claim_status !~~ unknown",
+            "status NOT IN ('submitted', 'approved', 'denied', 'closed', 'reopened')",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE status LIKE 'pend%'",
+            "operator does not exist: claim_status ~~ unknown",
+            "no label matches 'pend%': it takes one of 'submitted'",
+        ),
+        (
+            # the LIKE PostgreSQL refused is the one on the timestamp, not the text column's
+            "SELECT 1 FROM claims WHERE claim_number LIKE 'CLM%' AND reported_at LIKE '2025%'",
+            "operator does not exist: timestamp with time zone ~~ unknown",
+            "reported_at >= '2025-01-01'",
+        ),
+    ],
+)
+def test_like_on_a_value_that_is_not_text_names_its_fix(
+    sql: str, message: str, expected: str
+) -> None:
+    assert expected in hints(sql, "42883", message, "LIKE")
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT 1 FROM claims WHERE status IS 'paid'", "status = 'paid'"),
+        ("SELECT 1 FROM claims WHERE status IS NOT 'paid'", "status <> 'paid'"),
+        ("SELECT 1 FROM claims AS c WHERE c.status IS 'paid'", "c.status = 'paid'"),
+        ("SELECT 1 FROM claims WHERE claim_id IS 7", "claim_id = 7"),
+        ("SELECT 1 FROM claims WHERE is_fraud_suspected IS 'true'", "is_fraud_suspected IS TRUE"),
+        ("SELECT 1 FROM claims WHERE is_fraud_suspected IS NOT 'f'", "IS NOT FALSE"),
+    ],
+)
+def test_is_with_a_value_says_compare_it_with_equals(sql: str, expected: str) -> None:
+    assert expected in hints(sql, "42601", "syntax error at or near", " IS ")
+
+
+def test_is_null_and_is_true_need_no_hint() -> None:
+    sql = "SELECT 1 FROM claims WHERE closed_at IS NULL AND is_fraud_suspected IS TRUE AND ("
+    assert hints(sql, "42601", "syntax error at end of input") == ""
