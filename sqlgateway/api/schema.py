@@ -112,6 +112,11 @@ def column_line(column: ColumnInfo, *, describe: bool, values: bool) -> str:
         shown = list(column.allowed_values)[:OVERVIEW_VALUES]
         more = len(column.allowed_values) - len(shown)
         parts.append("values: " + "|".join(shown) + (f"|…(+{more})" if more > 0 else ""))
+    if values and column.keys:
+        names = [key.name for key in column.keys]
+        shown = names[:OVERVIEW_VALUES]
+        more = len(names) - len(shown)
+        parts.append("keys: " + "|".join(shown) + (f"|…(+{more})" if more > 0 else ""))
     short = _short(column.description, SHORT_DESCRIPTION_CHARS) if describe else None
     if short:
         parts.append(short)
@@ -169,7 +174,9 @@ def render_overview(catalog: Catalog, limit: int) -> bytes:
 
 
 def _column_detail(column: ColumnInfo, with_examples: bool) -> dict[str, Any]:
-    detail: dict[str, Any] = {"name": column.name, "type": column.type}
+    detail: dict[str, Any] = {"name": column.name}
+    if column.type:
+        detail["type"] = column.type
     if column.nullable is not None:
         detail["nullable"] = column.nullable
     if column.sensitive:
@@ -182,6 +189,8 @@ def _column_detail(column: ColumnInfo, with_examples: bool) -> dict[str, Any]:
         detail["allowed_values"] = {k: v for k, v in column.allowed_values.items()}
     if with_examples and column.examples and not column.sensitive:
         detail["examples"] = list(column.examples)
+    if column.keys:
+        detail["keys"] = [_column_detail(key, with_examples) for key in column.keys]
     return detail
 
 
@@ -259,3 +268,5 @@ def _table_body(
 def _strip_columns(body: dict[str, Any], field: str) -> None:
     for column in body["table"]["columns"]:
         column.pop(field, None)
+        for key in column.get("keys", ()):
+            key.pop(field, None)

@@ -1,7 +1,8 @@
 """Drift between schema docs and the live database: what one has and the other lacks.
 
-Pure. Documented tables and columns missing in the database, and tables and columns of the
-documented schemas that the docs do not describe. `sqlgateway schema-docs check` prints
+Pure. Documented tables and columns missing in the database, tables and columns of the
+documented schemas that the docs do not describe, and JSON keys documented on a column that
+is not json. `sqlgateway schema-docs check` prints
 these and exits 1 when there are any.
 """
 
@@ -39,5 +40,11 @@ def find_drift(docs: SchemaDocs, live: tuple[LiveTable, ...]) -> list[str]:
             f"{key}.{name}: in the database, but not documented"
             for name in actual
             if name not in described
+        ]
+        types = {c.name: c.type for c in table.columns}
+        problems += [
+            f"{key}.{c.name}: documents keys, but its type is {types[c.name]}, not json or jsonb"
+            for c in doc.columns
+            if c.keys and c.name in types and not types[c.name].startswith("json")
         ]
     return problems

@@ -15,7 +15,14 @@ from typing import Any
 
 from sqlgateway.catalog.domains import Domain, domain_of
 from sqlgateway.catalog.introspect import LiveTable
-from sqlgateway.catalog.schema_docs import DEFAULT_SCHEMA, ExampleDoc, SchemaDocs, TableDoc
+from sqlgateway.catalog.schema_docs import (
+    DEFAULT_SCHEMA,
+    ColumnDoc,
+    ExampleDoc,
+    SchemaDocs,
+    TableDoc,
+)
+from sqlgateway.catalog.spelling import json_access
 from sqlgateway.guard.policy import StarColumns
 from sqlgateway.named.docs import QueryDoc
 
@@ -34,6 +41,14 @@ class ColumnInfo:
     aliases: tuple[str, ...] = ()  # other names people use for it (schema docs)
     enum_values: tuple[str, ...] = ()  # labels, when the live type is an enum
     checks: tuple[str, ...] = ()  # CHECK expressions on this column alone (live)
+    #: json/jsonb: the documented keys of its objects, each named by its path
+    #: (``vehicle.make``) and read with ``->>`` (schema docs).
+    keys: tuple[ColumnInfo, ...] = ()
+
+    def key(self, path: tuple[str, ...]) -> ColumnInfo | None:
+        """The documented key at `path` (``("vehicle", "make")``), or None."""
+        name = ".".join(path)
+        return next((key for key in self.keys if key.name == name), None)
 
     @cached_property
     def domain(self) -> Domain | None:
@@ -135,14 +150,20 @@ class Catalog:
 
     @cached_property
     def value_owners(self) -> dict[str, tuple[str, ...]]:
-        """A listed value (lower case) → ``table.column`` of every column whose domain lists
-        it: "'auto' is a value of policies.product"."""
+        """A listed value (lower case) → ``table.column`` of every column (or documented JSON
+        key) whose domain lists it: "'auto' is a value of policies.product"."""
         owners: dict[str, list[str]] = {}
         for table in self.tables:
             for column in table.columns:
-                domain = column.domain
-                for value in domain.values if domain else ():
-                    owners.setdefault(value.lower(), []).append(f"{table.shown_name}.{column.name}")
+                named = [(f"{table.shown_name}.{column.name}", column)]
+                named += [
+                    (json_access(f"{table.shown_name}.{column.name}", key.name.split(".")), key)
+                    for key in column.keys
+                ]
+                for owner, holder in named:
+                    domain = holder.domain
+                    for value in domain.values if domain else ():
+                        owners.setdefault(value.lower(), []).append(owner)
         return {value: tuple(names) for value, names in owners.items()}
 
     @cached_property
@@ -209,6 +230,7 @@ def _merge_table(table: LiveTable, doc: TableDoc | None) -> TableInfo:
                 aliases=tuple(cdoc.aliases) if cdoc else (),
                 enum_values=column.enum_values,
                 checks=column.checks,
+                keys=_keys(cdoc) if cdoc else (),
             )
         )
     return TableInfo(
@@ -249,10 +271,29 @@ def _doc_only(key: str, doc: TableDoc) -> TableInfo:
                 examples=tuple(c.examples),
                 sensitive=c.sensitive,
                 aliases=tuple(c.aliases),
+                keys=_keys(c),
             )
             for c in doc.columns
         ),
         foreign_keys=(),
         live=False,
         aliases=tuple(doc.aliases),
+    )
+
+
+def _keys(doc: ColumnDoc) -> tuple[ColumnInfo, ...]:
+    """The documented keys of a json column, as columns of their own (their domains come
+    the same way); none for a sensitive column, whose values are never shown."""
+    if doc.sensitive:
+        return ()
+    return tuple(
+        ColumnInfo(
+            name=key.name,
+            type=key.type or "",
+            description=key.description,
+            unit=key.unit,
+            allowed_values=dict(key.allowed_values),
+            examples=tuple(key.examples),
+        )
+        for key in doc.keys
     )

@@ -23,6 +23,7 @@ from sqlgateway.named.docs import QueryDoc
 __all__ = [
     "ColumnDoc",
     "ExampleDoc",
+    "KeyDoc",
     "SchemaDocFile",
     "SchemaDocs",
     "SchemaDocsError",
@@ -59,6 +60,34 @@ def _names(value: Any) -> Any:
     return value
 
 
+def _value_meanings(value: Any) -> Any:
+    """`allowed_values:`: a mapping value → meaning, or a plain list of values (meanings
+    left empty)."""
+    if isinstance(value, list):
+        return {_text(item): "" for item in value}
+    if isinstance(value, dict):
+        return {_text(key): _text(meaning) for key, meaning in value.items()}
+    return value
+
+
+class KeyDoc(_Doc):
+    """A key of a json/jsonb column's objects: ``channel``, or a path into nested objects,
+    ``vehicle.make``. What it holds, read with ``->>``, as a column's doc says it."""
+
+    name: str = Field(min_length=1, pattern=r"^[^.]+(\.[^.]+)*$")
+    type: str | None = None
+    description: str | None = None
+    unit: str | None = None
+    allowed_values: dict[str, str] = Field(default_factory=dict)
+    examples: list[Any] = Field(default_factory=list)
+
+    _allowed = field_validator("allowed_values", mode="before")(_value_meanings)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(self.name.split("."))
+
+
 class ColumnDoc(_Doc):
     name: str = Field(min_length=1)
     type: str | None = None
@@ -68,18 +97,19 @@ class ColumnDoc(_Doc):
     allowed_values: dict[str, str] = Field(default_factory=dict)
     examples: list[Any] = Field(default_factory=list)
     sensitive: bool = False
+    #: json/jsonb columns: the keys of their objects (docs/schema_docs.md).
+    keys: list[KeyDoc] = Field(default_factory=list)
 
     _aliases = field_validator("aliases", mode="before")(_names)
+    _allowed = field_validator("allowed_values", mode="before")(_value_meanings)
 
-    @field_validator("allowed_values", mode="before")
-    @classmethod
-    def _value_meanings(cls, value: Any) -> Any:
-        """A mapping value → meaning, or a plain list of values (meanings left empty)."""
-        if isinstance(value, list):
-            return {_text(item): "" for item in value}
-        if isinstance(value, dict):
-            return {_text(key): _text(meaning) for key, meaning in value.items()}
-        return value
+    @model_validator(mode="after")
+    def _unique_keys(self) -> ColumnDoc:
+        names = [key.name for key in self.keys]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"column {self.name}: key(s) listed twice: {', '.join(duplicates)}")
+        return self
 
 
 class TableDoc(_Doc):

@@ -186,3 +186,11 @@ def like_regex(pattern: str, insensitive: bool) -> re.Pattern[str] | None:
         return re.compile("".join(out), re.DOTALL | (re.IGNORECASE if insensitive else 0))
     except re.error:
         return None
+
+
+def json_access(column: str, path: Sequence[str]) -> str:
+    """How PostgreSQL reads the text at `path` of a json column: ``details->>'channel'``,
+    ``details->'vehicle'->>'make'``."""
+    keys = [key.replace("'", "''") for key in path]
+    steps = "".join(f"->'{key}'" for key in keys[:-1])
+    return f"{column}{steps}->>'{keys[-1]}'"

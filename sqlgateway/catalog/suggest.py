@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from sqlgateway.catalog.model import Catalog, ColumnInfo, TableInfo
+from sqlgateway.catalog.spelling import json_access
 from sqlgateway.catalog.words import normal, singular, terms
 
 #: An identifier, optionally qualified, quoted or not, at the start of a string.
@@ -255,8 +256,7 @@ def json_key_hint(key: str, tables: Sequence[TableInfo]) -> str | None:
                 continue
             path = json_path(key, column)
             if path is not None:
-                steps = "".join(f"->'{step}'" for step in path[:-1])
-                access = f"{column.name}{steps}->>'{path[-1]}'"
+                access = json_access(column.name, path)
                 return (
                     f"{key} is a key of {table.shown_name}.{column.name} ({column.type}), not a "
                     f"column: write {access} (->> gives text: cast it with ::int, ::numeric or "
@@ -266,8 +266,12 @@ def json_key_hint(key: str, tables: Sequence[TableInfo]) -> str | None:
 
 
 def json_path(key: str, column: ColumnInfo) -> list[str] | None:
-    """The keys leading to `key` in a JSON column's documented examples (or its description),
+    """The keys leading to `key` in a JSON column's documented keys, examples or description,
     e.g. ``["vehicle", "make"]``; None when it is not documented."""
+    for documented in column.keys:
+        path = documented.name.split(".")
+        if path[-1] == key:
+            return path
 
     def search(value: object, path: list[str]) -> list[str] | None:
         if isinstance(value, dict):

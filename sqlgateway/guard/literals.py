@@ -1,11 +1,13 @@
 """Columns compared with string literals, as the guard's walk meets them.
 
 Pure. The walk hands every ``=``, ``<>``, ``IN``, ``LIKE``, ``ILIKE``, ``BETWEEN`` and ``<=``
-node to `compared`; those that compare one column (possibly cast, in parentheses, or through
-``upper``/``lower``) with string literals are kept, and once the walk is over `resolve` names the relations each column may belong to. The
-catalog's value domains then tell whether the comparison can match (catalog/domains.py):
-``loss_type = 'flood'`` cannot, and the answer says so instead of a silent zero; and a
-timestamp compared with a bare date (``reported_at = '2025-03-04'``) matches midnight only.
+node to `compared`; those that compare one column (possibly cast, in parentheses, through
+``upper``/``lower``, or one JSON key of it read as text: ``details->>'channel'``) with string
+literals are kept, and once the walk is over `resolve` names the relations each column may
+belong to. The catalog's value domains then tell whether the comparison can match
+(catalog/domains.py): ``loss_type = 'flood'`` cannot, and the answer says so instead of a
+silent zero; and a timestamp compared with a bare date (``reported_at = '2025-03-04'``)
+matches midnight only.
 
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("SELECT 1 FROM claims c WHERE c.status IN ('paid', 'x')", "postgres")
@@ -17,6 +19,7 @@ timestamp compared with a bare date (``reported_at = '2025-03-04'``) matches mid
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from sqlglot import exp
 
@@ -31,8 +34,19 @@ COMPARISON_NODES: frozenset[type[exp.Expr]] = frozenset(
 MAX_LITERAL_CHARS = 200
 _MAX_VALUES = 50
 
-#: (column, operator, values, negated, applied, cast): see verdict.Comparison.
-Found = tuple[exp.Column, str, tuple[str, ...], bool, str, bool]
+
+class Target(NamedTuple):
+    """What a comparison compares: a column, possibly cast, through one ``upper``/``lower``,
+    or a key of it read as text (``details->>'channel'``). See verdict.Comparison."""
+
+    column: exp.Column
+    applied: str = ""
+    cast: bool = False
+    key: tuple[str, ...] = ()
+
+
+#: (target, operator, values, negated): see verdict.Comparison.
+Found = tuple[Target, str, tuple[str, ...], bool]
 #: Functions a comparison may apply to its column and still be checked against its domain
 #: (the guard reads every function call as exp.Anonymous).
 _APPLIED = frozenset({"upper", "lower"})
@@ -58,8 +72,8 @@ _LISTS = (exp.In, exp.Between)
 
 
 def compared(node: exp.Expr) -> Found | None:
-    """(column, operator, values, negated, applied, cast) when `node` compares one column
-    with string literals only, else None."""
+    """(target, operator, values, negated) when `node` compares one column (or one JSON key
+    of it) with string literals only, else None."""
     args = node.args
     if type(node) not in _LISTS and not (
         type(args.get("expression")) in _MAYBE_STRING or type(args.get("this")) in _MAYBE_STRING
@@ -74,7 +88,7 @@ def compared(node: exp.Expr) -> Found | None:
         low, high = _string(args.get("low")), _string(args.get("high"))
         if target is None or low is None or high is None:
             return None
-        return target[0], "between", (low, high), negated, target[1], target[2]
+        return target, "between", (low, high), negated
     if isinstance(node, exp.In):
         target = _target(node.this)
         if target is None or node.args.get("query") or node.args.get("unnest"):
@@ -85,7 +99,7 @@ def compared(node: exp.Expr) -> Found | None:
         strings = tuple(value for value in values if value is not None)
         if len(strings) != len(values):
             return None
-        return target[0], "<>" if negated else "=", strings, False, target[1], target[2]
+        return target, "<>" if negated else "=", strings, False
     left, right = node.args.get("this"), node.args.get("expression")
     if isinstance(node, exp.EQ | exp.NEQ) and isinstance(right, exp.Any | exp.All):
         array = right.this.this if isinstance(right.this, exp.Paren) else right.this
@@ -104,7 +118,7 @@ def compared(node: exp.Expr) -> Found | None:
         if not equal and not (isinstance(node, exp.NEQ) and isinstance(right, exp.All)):
             return None
         operator = "=" if equal != negated else "<>"
-        return target[0], operator, strings, False, target[1], target[2]
+        return target, operator, strings, False
     target, value = _target(left), _string(right)
     if target is None or value is None:
         if isinstance(node, exp.Like | exp.ILike | exp.LTE):
@@ -112,22 +126,22 @@ def compared(node: exp.Expr) -> Found | None:
         target, value = _target(right), _string(left)
     if target is None or value is None:
         return None
-    column, applied, cast = target
     if isinstance(node, exp.LTE):
-        return column, "<=", (value,), negated, applied, cast
+        return target, "<=", (value,), negated
     if isinstance(node, exp.Like | exp.ILike):
         if node.args.get("escape") is not None:
             return None
         operator = "ilike" if isinstance(node, exp.ILike) else "like"
-        return column, operator, (value,), negated, applied, cast
+        return target, operator, (value,), negated
     equal = isinstance(node, exp.EQ) != negated
-    return column, "=" if equal else "<>", (value,), False, applied, cast
+    return target, "=" if equal else "<>", (value,), False
 
 
 def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Comparison | None:
     """The comparison `found` at `node`, with the relations its column may belong to, or None
     when no relation can be named (a CTE, a subquery, an unknown alias)."""
-    column, operator, values, negated, applied, cast = found
+    target, operator, values, negated = found
+    column, applied, cast, key = target
     qualifier = column.args.get("table")
     name = fold(column.this)
     select = node.find_ancestor(exp.Select)
@@ -137,14 +151,14 @@ def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Com
             relations = tuple(relation_of.get(id(source), "") for _, source in named)
             if not relations or "" in relations:
                 return None
-            return Comparison(name, relations, operator, values, negated, applied, cast)
+            return Comparison(name, relations, operator, values, negated, applied, cast, key)
         wanted = fold(qualifier)
         for alias, source in named:
             if alias == wanted:
                 relation = relation_of.get(id(source))
                 if relation is None:
                     return None
-                return Comparison(name, (relation,), operator, values, negated, applied, cast)
+                return Comparison(name, (relation,), operator, values, negated, applied, cast, key)
         select = select.find_ancestor(exp.Select)  # a correlated reference
     return None
 
@@ -167,9 +181,9 @@ def sources(select: exp.Select) -> list[tuple[str, exp.Expr]]:
     return found
 
 
-def _target(node: exp.Expr | None) -> tuple[exp.Column, str, bool] | None:
-    """(column, applied, cast) when `node` is one column, possibly in parentheses, cast, or
-    through one `upper`/`lower`."""
+def _target(node: exp.Expr | None) -> Target | None:
+    """The column `node` is, possibly in parentheses, cast, through one `upper`/`lower`, or
+    one JSON key of it read as text (``->>``, ``#>>``)."""
     applied, cast = "", False
     while True:
         if isinstance(node, exp.Cast):
@@ -184,8 +198,45 @@ def _target(node: exp.Expr | None) -> tuple[exp.Column, str, bool] | None:
         elif not isinstance(node, exp.Paren):
             break
         node = node.this
+    key: tuple[str, ...] = ()
+    if isinstance(node, exp.JSONExtractScalar | exp.JSONBExtractScalar):
+        found = _json_key(node)
+        if found is None:
+            return None
+        node, key = found
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
-        return node, applied, cast
+        return Target(node, applied, cast, key)
+    return None
+
+
+_JSON_STEPS = (exp.JSONExtract, exp.JSONBExtract, exp.JSONExtractScalar, exp.JSONBExtractScalar)
+_MAX_KEY_DEPTH = 8
+
+
+def _json_key(node: exp.Expr) -> tuple[exp.Expr, tuple[str, ...]] | None:
+    """(the column, the path of keys) of ``col->'a'->>'b'`` or ``col #>> '{a,b}'``; None when
+    a step is not a constant key (an array index, an expression)."""
+    path: list[str] = []
+    while isinstance(node, _JSON_STEPS):
+        keys = _json_path_keys(node.expression)
+        if keys is None or len(path) + len(keys) > _MAX_KEY_DEPTH:
+            return None
+        path[:0] = keys
+        node = node.this
+    return (node, tuple(path)) if path else None
+
+
+def _json_path_keys(step: exp.Expr | None) -> list[str] | None:
+    if isinstance(step, exp.JSONPath):
+        parts = [part for part in step.expressions if not isinstance(part, exp.JSONPathRoot)]
+        if parts and all(isinstance(part, exp.JSONPathKey) for part in parts):
+            keys = [part.this for part in parts]
+            return keys if all(isinstance(key, str) for key in keys) else None
+        return None
+    text = _string(step)
+    if text is not None and text.startswith("{") and text.endswith("}"):  # #>> '{a,b}'
+        keys = [key.strip() for key in text[1:-1].split(",")]
+        return keys if all(key and not key.isdigit() and '"' not in key for key in keys) else None
     return None
 
 

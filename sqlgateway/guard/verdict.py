@@ -21,6 +21,8 @@ class Comparison:
     - ``applied``: ``upper`` or ``lower`` when the column is compared through that function
       (``upper(loss_type) = 'FLOOD'``), else "".
     - ``cast``: the column was cast (``reported_at::date``), so its own type is not compared.
+    - ``key``: the path of the JSON key compared, read as text (``details->>'channel'``:
+      ``("channel",)``; ``details->'vehicle'->>'make'``: ``("vehicle", "make")``), else ().
     """
 
     column: str
@@ -30,6 +32,7 @@ class Comparison:
     negated: bool = False
     applied: str = ""
     cast: bool = False
+    key: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,9 @@ never from another query. A notice says
 - that a comparison cannot match, because its literal is outside the column's known domain
   (``loss_type = 'flood'``: the silent zero), naming the valid values or format and, where
   one is likely, the spelling meant (``'Approved'`` → ``'approved'``), also through
-  ``upper``/``lower`` (``upper(loss_type) = 'FLOOD'``);
+  ``upper``/``lower`` (``upper(loss_type) = 'FLOOD'``), and for the documented keys of a
+  JSON column (``details->>'channel' = 'Mobile'``), or a key spelled unlike the documented
+  one (``details->>'Channel'``: NULL on every row);
 - that a timestamp compared with a bare date means midnight (``reported_at = '2025-03-04'``,
   ``BETWEEN '2025-01-01' AND '2025-01-31'``), with the range that covers the whole day;
 - how PostgreSQL read text written for another dialect (``[status]``, ``LIMIT 10, 20``);
@@ -23,13 +25,15 @@ never from another query. A notice says
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import difflib
 import re
 from collections.abc import Iterable, Sequence
 
 from sqlgateway.catalog.domains import Domain, Miss
 from sqlgateway.catalog.model import Catalog, ColumnInfo
-from sqlgateway.catalog.spelling import quoted
+from sqlgateway.catalog.spelling import json_access, quoted, ranked_values
 from sqlgateway.guard.verdict import Comparison, Verdict
 
 #: Longest notice text an answer carries (all notices joined); longer is clipped.
@@ -118,7 +122,12 @@ def comparison_notices(comparisons: Iterable[Comparison], catalog: Catalog) -> l
 
 
 def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Catalog) -> str | None:
-    if column.type.startswith("timestamp") and not (comparison.cast or comparison.applied):
+    if comparison.key:
+        key = column.key(comparison.key)
+        if key is None:
+            return unknown_key_notice(comparison, table, column)
+        column = key
+    elif column.type.startswith("timestamp") and not (comparison.cast or comparison.applied):
         return timestamp_notice(comparison, table)
     domain = column.domain
     if domain is not None and comparison.applied:
@@ -127,8 +136,45 @@ def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Cat
         return None
     notice = domain_notice(comparison, table, domain)
     if notice is not None:
-        notice += _elsewhere(comparison, f"{table}.{column.name}", catalog)
+        itself = subject(dataclasses.replace(comparison, applied=""), table)
+        notice += _elsewhere(comparison, itself, catalog)
     return notice
+
+
+def subject(comparison: Comparison, table: str = "") -> str:
+    """What `comparison` compares, as written in SQL: ``claims.status``, ``details->>'channel'``
+    (without `table`), ``upper(claims.loss_type)``."""
+    column = f"{table}.{comparison.column}" if table else comparison.column
+    if comparison.key:
+        column = json_access(column, comparison.key)
+    return f"{comparison.applied}({column})" if comparison.applied else column
+
+
+def unknown_key_notice(comparison: Comparison, table: str, column: ColumnInfo) -> str | None:
+    """A JSON key the schema docs do not list, when one they list is spelled alike (in
+    another case, with a typo, or at another depth): ``->>`` of a missing key is NULL, so
+    the comparison matches no row. A key the docs do not list may still exist: without a
+    close documented one, nothing is said."""
+    if not column.keys:
+        return None
+    wanted = ".".join(comparison.key)
+    names = [key.name for key in column.keys]
+    meant = ranked_values(wanted, names)
+    close = [
+        name
+        for name in meant[:3]
+        if name.lower() == wanted.lower()
+        or name.rpartition(".")[2] == comparison.key[-1]
+        or difflib.SequenceMatcher(None, wanted.lower(), name.lower()).ratio() >= 0.85
+    ]
+    if not close:
+        return None
+    fix = json_access(comparison.column, close[0].split("."))
+    return (
+        f"{subject(comparison, table)}: {column.name} has no documented key {wanted!r}, and ->> "
+        f"of a key that is not there is NULL, which matches no row (keys are case-sensitive): "
+        f"did you mean {fix}? (documented keys: {', '.join(names[:12])})"
+    )
 
 
 def applied_domain(domain: Domain, applied: str) -> Domain | None:
@@ -222,9 +268,7 @@ def domain_notice(comparison: Comparison, table: str, domain: Domain) -> str | N
     misses = [m for v in comparison.values if (m := domain.miss(v, operator)) is not None]
     if not misses:
         return None
-    name = comparison.column
-    if comparison.applied:
-        name = f"{comparison.applied}({name})"
+    name = subject(comparison)
     first = misses[0]
     written = _written(comparison, table, misses)
     where = _where(name, domain, first)
@@ -249,9 +293,7 @@ def domain_notice(comparison: Comparison, table: str, domain: Domain) -> str | N
 
 
 def _written(comparison: Comparison, table: str, misses: Sequence[Miss]) -> str:
-    column = f"{table}.{comparison.column}"
-    if comparison.applied:
-        column = f"{comparison.applied}({column})"
+    column = subject(comparison, table)
     first = misses[0]
     if comparison.operator in ("like", "ilike"):
         negation = "NOT " if comparison.negated else ""

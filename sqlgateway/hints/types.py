@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from sqlglot import exp
 
-from sqlgateway.catalog.spelling import like_regex, quoted, ranked_values, reformat
+from sqlgateway.catalog.spelling import json_access, like_regex, quoted, ranked_values, reformat
 from sqlgateway.catalog.suggest import json_path
 from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
 from sqlgateway.hints.lists import MAX_SHOWN_VALUES, conditions_hint
@@ -256,10 +256,9 @@ def _nested_key(failure: Failure, access: exp.Expr) -> str | None:
     path = json_path(key, found[1])
     if path is None or len(path) < 2:
         return None
-    steps = "".join(f"->'{step}'" for step in path[:-1])
     return (
         f"{key} is inside the {path[-2]} object of {column.name}: write "
-        f"{column.name}{steps}->>'{path[-1]}' (cast it, e.g. ::int, to compare with a number)"
+        f"{json_access(column.name, path)} (cast it, e.g. ::int, to compare with a number)"
     )
 
 

@@ -63,3 +63,21 @@ def test_large_catalogs_are_cut_to_the_limit(tables: int, columns: int, limit: i
 def test_unknown_tables_get_the_closest_names() -> None:
     with pytest.raises(NotFoundError, match="did you mean claims"):
         render_table(DEMO, "claimz", 95_000)
+
+
+def test_documented_json_keys_are_shown_with_their_values() -> None:
+    overview = orjson.loads(render_overview(DEMO, 95_000))
+    claims = next(t for t in overview["tables"] if t["name"] == "claims")
+    assert "keys: channel|vehicle.make|vehicle.model_year|" in claims["columns"]["details"]
+    table = orjson.loads(render_table(DEMO, "claims", 95_000))["table"]
+    details = next(c for c in table["columns"] if c["name"] == "details")
+    channel = details["keys"][0]
+    assert channel["name"] == "channel" and channel["type"] == "text"
+    assert list(channel["allowed_values"]) == ["web", "mobile_app", "phone", "agent"]
+
+
+def test_json_keys_are_cut_with_the_columns_when_the_limit_is_tight() -> None:
+    full = render_table(DEMO, "claims", 95_000)
+    cut = orjson.loads(render_table(DEMO, "claims", len(full) // 2))
+    details = next(c for c in cut["table"]["columns"] if c["name"] == "details")
+    assert all("description" not in key for key in details.get("keys", ()))

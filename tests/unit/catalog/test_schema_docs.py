@@ -89,9 +89,63 @@ def test_a_minimal_file_loads_and_lists_become_value_maps(tmp_path: Path) -> Non
     assert orders.columns[1].allowed_values == {"new": "", "paid": ""}
 
 
+KEYS = """\
+      - name: meta
+        keys:
+          - name: channel
+            allowed_values: [web, phone]
+          - name: vehicle.make
+            type: text
+            examples: [Toyota]
+"""
+
+
+def test_json_keys_are_documented_by_path_and_become_columns_of_their_own(
+    tmp_path: Path,
+) -> None:
+    docs = load_schema_docs(_write(tmp_path, GOOD + KEYS))
+    meta = docs.tables["public.orders"].columns[2]
+    assert [(key.name, key.path) for key in meta.keys] == [
+        ("channel", ("channel",)),
+        ("vehicle.make", ("vehicle", "make")),
+    ]
+    catalog = merge(docs, None)
+    orders = catalog.find("orders")
+    assert orders is not None
+    column = orders.columns[2]
+    channel = column.key(("channel",))
+    assert channel is not None and channel.domain is not None
+    assert channel.domain.values == ("web", "phone")
+    assert column.key(("vehicle", "make")) is not None and column.key(("make",)) is None
+    assert catalog.value_owners["phone"] == ("orders.meta->>'channel'",)
+
+
+def test_the_keys_of_a_sensitive_json_column_are_not_kept(tmp_path: Path) -> None:
+    text = GOOD + KEYS.replace(
+        "      - name: meta\n", "      - name: meta\n        sensitive: true\n"
+    )
+    orders = merge(load_schema_docs(_write(tmp_path, text)), None).find("orders")
+    assert orders is not None and orders.columns[2].keys == ()
+
+
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
+        (
+            GOOD + KEYS.replace("name: vehicle.make", "name: channel"),
+            12,
+            "column meta: key(s) listed twice: channel",
+        ),
+        (
+            GOOD + KEYS.replace("name: vehicle.make", "name: vehicle..make"),
+            16,
+            "tables.0.columns.2.keys.1.name: String should match pattern",
+        ),
+        (
+            GOOD + KEYS.replace("type: text", "sensitive: true"),
+            17,
+            "tables.0.columns.2.keys.1.sensitive: Extra inputs are not permitted",
+        ),
         (
             GOOD.replace("        description: Primary key.", "        descripton: x"),
             9,

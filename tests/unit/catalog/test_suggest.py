@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from demo_catalog import demo_catalog
 
-from sqlgateway.catalog.model import TableInfo, merge
+from sqlgateway.catalog.model import ColumnInfo, TableInfo, merge
 from sqlgateway.catalog.schema_docs import load_schema_docs
 from sqlgateway.catalog.suggest import (
     closest,
@@ -110,6 +110,14 @@ def test_json_keys_are_named_with_their_access_path() -> None:
     assert "details->>'channel'" in column_hint("channel", columns_of("claims"), LIVE)
     assert "details->'vehicle'->>'make'" in column_hint("make", columns_of("claims"), LIVE)
     assert json_key_hint("nothing_like_it", columns_of("claims")) is None
+
+
+def test_a_key_documented_only_under_keys_is_found_at_its_depth() -> None:
+    key = ColumnInfo(name="address.zip", type="text")
+    meta = ColumnInfo(name="meta", type="jsonb", keys=(key,))
+    table = TableInfo("public", "shops", "table", None, 1, None, (), (meta,), (), True)
+    hint = json_key_hint("zip", [table])
+    assert hint is not None and "meta->'address'->>'zip'" in hint
 
 
 @pytest.mark.parametrize(

@@ -96,6 +96,26 @@ def comparisons(sql: str) -> tuple[Comparison, ...]:
             "SELECT 1 FROM policies p WHERE EXISTS (SELECT 1 FROM claims c WHERE p.product = 'car')",
             ("product", ("policies",), "=", ("car",), False),
         ),
+        (
+            "SELECT 1 FROM claims WHERE details->>'channel' = 'web'",
+            ("details", ("claims",), "=", ("web",), False, "", False, ("channel",)),
+        ),
+        (
+            "SELECT 1 FROM claims c WHERE c.details->'vehicle'->>'make' IN ('a', 'b')",
+            ("details", ("claims",), "=", ("a", "b"), False, "", False, ("vehicle", "make")),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details #>> '{vehicle, make}' <> 'a'",
+            ("details", ("claims",), "<>", ("a",), False, "", False, ("vehicle", "make")),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE lower(details ->> 'room') LIKE 'k%'",
+            ("details", ("claims",), "like", ("k%",), False, "lower", False, ("room",)),
+        ),
+        (
+            "SELECT 1 FROM claims WHERE (details->>'trip_days')::int = '5'",
+            ("details", ("claims",), "=", ("5",), False, "", True, ("trip_days",)),
+        ),
     ],
 )
 def test_comparisons_name_the_column_its_relations_and_the_values(
@@ -123,6 +143,11 @@ def test_comparisons_name_the_column_its_relations_and_the_values(
         "SELECT 1 FROM claims c WHERE z.status = 'y'",
         "SELECT 'a' = 'b'",
         "SELECT 1 FROM claims WHERE reported_at > 'today'",  # orderings: no domain to check
+        "SELECT 1 FROM claims WHERE details->>0 = 'x'",  # an array index, not a key
+        "SELECT 1 FROM claims WHERE details->'a'->1->>'b' = 'x'",
+        "SELECT 1 FROM claims WHERE details #>> '{a,1}' = 'x'",
+        "SELECT 1 FROM claims WHERE details->>(description) = 'x'",  # not a constant key
+        "SELECT 1 FROM claims WHERE details->'channel' = '\"web\"'",  # json, not text
     ],
 )
 def test_what_cannot_be_checked_against_a_column_is_not_noted(sql: str) -> None:

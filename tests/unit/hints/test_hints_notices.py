@@ -91,6 +91,30 @@ def notices(sql: str) -> list[str]:
             "SELECT count(*) FROM claim_events WHERE created_at <= '2024-02-29'",
             "to include it write created_at < '2024-03-01'",
         ),
+        (
+            "SELECT count(*) FROM claims WHERE details->>'channel' = 'Mobile'",
+            "claims.details->>'channel' = 'Mobile' matches no row: did you mean 'mobile_app'? "
+            "(details->>'channel' is one of 'mobile_app', 'web', 'phone', 'agent')",
+        ),
+        (
+            "SELECT count(*) FROM claims c WHERE c.details -> 'vehicle' ->> 'make' = 'toyota'",
+            "claims.details->'vehicle'->>'make' = 'toyota' matches no row: did you mean 'Toyota'?",
+        ),
+        ("SELECT 1 FROM claims WHERE details #>> '{vehicle,make}' = 'bmw'", "'BMW'"),
+        ("SELECT 1 FROM claims WHERE details->>'room' IN ('attic', 'kitchen')", "'attic' in"),
+        ("SELECT 1 FROM claims WHERE (details->>'room') LIKE 'Kit%'", "use ILIKE"),
+        ("SELECT 1 FROM claims WHERE lower(details->>'destination') = 'Paris'", "'paris'"),
+        (
+            "SELECT count(*) FROM claims WHERE details->>'Channel' = 'web'",
+            "details has no documented key 'Channel', and ->> of a key that is not there is "
+            "NULL, which matches no row (keys are case-sensitive): did you mean "
+            "details->>'channel'?",
+        ),
+        (
+            "SELECT count(*) FROM claims WHERE details->>'make' = 'Toyota'",
+            "did you mean details->'vehicle'->>'make'?",
+        ),
+        ("SELECT 1 FROM claims WHERE details->>'chanel' IN ('web')", "details->>'channel'"),
     ],
 )
 def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
@@ -120,6 +144,15 @@ def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
         "SELECT 1 FROM policies WHERE start_date = '2025-03-04'",  # a date column
         "SELECT 1 FROM policies WHERE end_date BETWEEN '2025-01-01' AND '2025-01-31'",
         "SELECT 1 FROM claims WHERE reported_at = '2025-02-30'",  # PostgreSQL says why
+        "SELECT 1 FROM claims WHERE details->>'channel' IN ('web', 'mobile_app')",
+        "SELECT 1 FROM claims WHERE details->'vehicle'->>'make' = 'BMW'",
+        "SELECT 1 FROM claims WHERE details #>> '{vehicle,make}' = 'Kia'",
+        "SELECT 1 FROM claims WHERE upper(details->>'room') = 'KITCHEN'",
+        "SELECT 1 FROM claims WHERE details->>'room' <> 'attic'",  # a defensive filter
+        "SELECT 1 FROM claims WHERE details->>'owner' = 'x'",  # undocumented, nothing alike
+        "SELECT 1 FROM claims WHERE details->>0 = 'x'",  # an index, not a key
+        "SELECT 1 FROM claims WHERE (details->>'trip_days')::int = '5'",  # no domain
+        "SELECT 1 FROM claims WHERE details->>'injuries' = 'true'",
     ],
 )
 def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
