@@ -48,6 +48,8 @@ WITH_LITERALS = (
     "SELECT a.region, count(*) FROM claims c JOIN adjusters a USING (adjuster_id) "
     "WHERE c.status IN ('under_review', 'approved') GROUP BY a.region",
     "SELECT * FROM payments WHERE method = 'wire' ORDER BY paid_at DESC LIMIT 5",
+    "SELECT count(*) FROM claims WHERE details->>'channel' = 'Mobile'",
+    "SELECT count(*) FROM claims WHERE details->'vehicle'->>'make' IN ('Toyota', 'Kia')",
 )
 POINT = "SELECT * FROM claims WHERE claim_id = 123456"
 ADVERSARIAL: dict[str, tuple[str, str | None]] = {
