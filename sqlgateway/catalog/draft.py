@@ -1,7 +1,8 @@
 """A first draft of schema docs, written from a live database (`schema-docs generate`).
 
-Comments become descriptions, keys and foreign keys are listed, and low-cardinality text and
-enum columns get their values (to be given meanings by a person). Value sampling reads at
+Comments become descriptions, keys and foreign keys are listed, low-cardinality text and
+enum columns get their values (to be given meanings by a person), and json columns the keys
+of their objects (two levels), with the values of those that hold few strings. Value sampling reads at
 most `scan_rows` rows per column under a statement timeout in a READ ONLY transaction.
 Example values are left out on purpose: they could copy personal data into the docs.
 """
@@ -12,7 +13,14 @@ from typing import Any
 
 import yaml
 
-from sqlgateway.catalog.introspect import Connection, LiveTable, read_only, sample_values
+from sqlgateway.catalog.introspect import (
+    Connection,
+    LiveTable,
+    SampledKey,
+    read_only,
+    sample_keys,
+    sample_values,
+)
 
 TODO = "TODO: describe"
 
@@ -86,6 +94,35 @@ async def _table(
             )
         if values:
             item["allowed_values"] = {str(value): "" for value in values}
+        if column.type in ("json", "jsonb") and table.kind != "foreign table":
+            keys = await sample_keys(
+                conn,
+                table,
+                column.name,
+                max_keys=MAX_KEYS,
+                max_values=max_values,
+                scan_rows=scan_rows,
+                timeout_ms=timeout_ms,
+            )
+            if keys:
+                item["keys"] = [_key(key) for key in keys]
         columns.append(item)
     entry["columns"] = columns
+    return entry
+
+
+#: Most keys drafted for one json column (more: none, the objects have no fixed keys).
+MAX_KEYS = 60
+_TYPES = {"string": "text", "number": "numeric", "boolean": "boolean"}
+
+
+def _key(key: SampledKey) -> dict[str, Any]:
+    """A `keys:` entry: the path, the type ->> text casts to, and the values to give meanings."""
+    entry: dict[str, Any] = {"name": ".".join(key.path)}
+    types = [t for t in key.types if t != "null"]
+    if len(types) == 1:
+        entry["type"] = _TYPES.get(types[0], types[0])
+    entry["description"] = TODO
+    if key.values:
+        entry["allowed_values"] = {value: "" for value in key.values}
     return entry

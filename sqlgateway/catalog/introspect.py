@@ -3,7 +3,8 @@ single-column CHECK constraints (catalog/domains.py reads value domains out of t
 
 Everything runs inside ``BEGIN READ ONLY`` with a local statement timeout and ends in
 ROLLBACK, on whatever connection the caller hands in (the gateway's pool, or a CLI's own
-connection). `sample_values` reads a bounded number of rows of one column, for drafting docs.
+connection). `sample_values` and `sample_keys` read a bounded number of rows of one column,
+for drafting docs.
 """
 
 from __future__ import annotations
@@ -237,3 +238,77 @@ async def sample_values(
     if len(rows) > max_values:
         return None
     return [row[0] for row in rows]
+
+
+@dataclass(frozen=True)
+class SampledKey:
+    """A key of a json column's objects, found by `sample_keys`: its path (``vehicle.make``
+    is ``("vehicle", "make")``), the JSON types it held, and its values when few strings."""
+
+    path: tuple[str, ...]
+    types: tuple[str, ...]  # jsonb_typeof: string, number, boolean, object, array
+    values: tuple[str, ...] = ()
+
+
+async def sample_keys(
+    conn: Connection,
+    table: LiveTable,
+    column: str,
+    *,
+    max_keys: int,
+    max_values: int,
+    scan_rows: int,
+    timeout_ms: int,
+) -> list[SampledKey] | None:
+    """The keys of the objects of json column `column` among the first `scan_rows` rows, and
+    of the objects one level below (``vehicle.make``), if there are at most `max_keys`; a
+    string key with at most `max_values` distinct values gets them. None when there are more
+    keys, or a query runs too long.
+
+    Bounded like `sample_values`: `scan_rows` rows per query, under a statement timeout."""
+    relation = f"{quote_ident(table.schema)}.{quote_ident(table.name)}"
+    rows_of = (
+        f"(SELECT {quote_ident(column)}::jsonb AS d FROM {relation} LIMIT {int(scan_rows)}) AS s"
+    )
+    keys_sql = f"""
+        WITH top AS (
+            SELECT e.key, e.value FROM {rows_of}
+            CROSS JOIN LATERAL jsonb_each(CASE jsonb_typeof(s.d) WHEN 'object' THEN s.d END) AS e
+        ), paths AS (
+            SELECT ARRAY[key] AS path, jsonb_typeof(value) AS type FROM top
+            UNION ALL
+            SELECT ARRAY[top.key, n.key], jsonb_typeof(n.value) FROM top
+            CROSS JOIN LATERAL jsonb_each(
+                CASE jsonb_typeof(top.value) WHEN 'object' THEN top.value END) AS n
+        )
+        SELECT path, array_agg(DISTINCT type ORDER BY type) AS types FROM paths
+        GROUP BY path ORDER BY path LIMIT {int(max_keys) + 1}"""
+    try:
+        async with read_only(conn, timeout_ms):
+            found = await conn.fetch(keys_sql)
+            if len(found) > max_keys:
+                return None
+            keys = []
+            for row in found:
+                path, types = tuple(row["path"]), tuple(row["types"])
+                if any("." in key for key in path):
+                    continue  # schema docs name nested keys with dots
+                values: tuple[str, ...] = ()
+                if set(types) - {"null"} == {"string"}:
+                    values = await _key_values(conn, rows_of, path, max_values)
+                keys.append(SampledKey(path, types, values))
+    except (asyncpg.QueryCanceledError, asyncpg.InsufficientPrivilegeError):
+        return None
+    return keys
+
+
+async def _key_values(
+    conn: Connection, rows_of: str, path: tuple[str, ...], max_values: int
+) -> tuple[str, ...]:
+    """The distinct values at `path`, if at most `max_values`; () otherwise."""
+    rows = await conn.fetch(
+        f"SELECT DISTINCT v FROM (SELECT s.d #>> $1::text[] AS v FROM {rows_of}) AS k "
+        f"WHERE v IS NOT NULL ORDER BY 1 LIMIT {int(max_values) + 1}",
+        list(path),
+    )
+    return tuple(row[0] for row in rows) if len(rows) <= max_values else ()

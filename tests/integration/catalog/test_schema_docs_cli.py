@@ -74,6 +74,12 @@ def test_generate_drafts_valid_docs_from_the_database(
     )
     assert tables["public.claims"].primary_key == ["claim_id"]
     assert "claims.policy_id -> policies.policy_id" in docs.each("relationships")
+    keys = {key.name: key for key in claims["details"].keys}  # the JSON column's keys
+    assert set(keys["channel"].allowed_values) == {"web", "mobile_app", "phone", "agent"}
+    assert keys["channel"].type == "text" and keys["trip_days"].type == "numeric"
+    assert keys["injuries"].type == "boolean" and keys["vehicle"].type == "object"
+    assert "Toyota" in keys["vehicle.make"].allowed_values
+    assert keys["destination"].allowed_values  # ten cities: listed
     assert "@example" not in out.read_text()  # no personal data copied into the draft
     assert "# Drafted by" in out.read_text()
 
