@@ -12,6 +12,7 @@ services.audit.commit(record.event())` before its answer leaves (HTTP: `http.rel
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,8 @@ __all__ = ["QueryRequest", "answer", "check_free_sql", "run_plan"]
 
 #: Statements up to this length are checked (and explained) on the event loop (typically
 #: < 0.5 ms); longer ones in a worker thread.
+logger = logging.getLogger(__name__)
+
 GUARD_INLINE_MAX_CHARS = 2_000
 #: Longest executed SQL echoed in a response (`sql`); longer texts are clipped with a marker.
 MAX_ECHOED_SQL_CHARS = 4_000
@@ -159,7 +162,11 @@ async def _notice(services: Services, verdict: Verdict) -> str | None:
             catalog = await services.catalog.get()
         except GatewayError:
             catalog = None
-    return joined(answer_notices(verdict, catalog))
+    try:
+        return joined(answer_notices(verdict, catalog))
+    except Exception:  # a notice is advice: a bug in one never costs the answer
+        logger.exception("noting the answer failed; answering without a notice")
+        return None
 
 
 async def _explain(services: Services, error: GatewayError, attempt: Attempt) -> None:
@@ -176,10 +183,16 @@ async def _explain(services: Services, error: GatewayError, attempt: Attempt) ->
             return None
 
     explain = functools.partial(hints_for, error, attempt, catalog, approve)
-    if len(attempt.text) > GUARD_INLINE_MAX_CHARS:
-        hints = await services.long_sql.run(explain)
-    else:
-        hints = explain()
+    try:
+        if len(attempt.text) > GUARD_INLINE_MAX_CHARS:
+            hints = await services.long_sql.run(explain)
+        else:
+            hints = explain()
+    except GatewayError:  # no room to work them out (services.OneAtATime): the error as it is
+        return
+    except Exception:  # a hint is advice: a bug in one never turns the refusal into a 500
+        logger.exception("hinting failed; refusing with the error's own hint")
+        return
     for hint in reversed(hints):
         error.add_hint(hint, first=True)
 

@@ -20,7 +20,7 @@ from typing import Literal, get_args
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError, UnsupportedError
+from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import Tokenizer
 
 from sqlgateway.errors import GuardError, RejectedError
@@ -119,7 +119,12 @@ def to_postgres(sql: str, dialect: str, *, cache: bool = True) -> str:
             construct=f"{dialect} feature",
             hint=_HINT,
         ) from None
-    except (SqlglotError, RecursionError, ValueError) as error:
+    except GuardError:
+        raise  # the parser's work limit
+    except Exception as error:
+        # sqlglot's transforms fail in many ways (SqlglotError, RecursionError, ValueError,
+        # TypeError from one given fewer arguments than it expects, e.g. T-SQL's
+        # DATEDIFF(a, b)): each means the text cannot be translated, never a 500
         raise RejectedError(
             f"this {dialect} SQL cannot be translated to PostgreSQL ({type(error).__name__})",
             construct=f"{dialect} feature",

@@ -368,3 +368,31 @@ def test_what_slips_past_a_missing_guard_still_gets_a_clean_error(
     assert response.status_code == 400, response.text
     assert error_of(response)["code"] == code
     _pool_connections_healthy(client)
+
+
+def test_a_translation_sqlglot_cannot_finish_is_a_refusal_not_a_500(client: TestClient) -> None:
+    # T-SQL's DATEDIFF needs a unit: sqlglot's transform raised TypeError (a 500, on both the
+    # named dialect's way and the hint's guess at one)
+    sql = "SELECT claim_number, DATEDIFF(closed_at, reported_at) FROM claims LIMIT 10"
+    named = query(client, sql, dialect="tsql")
+    assert named.status_code == 400, named.text
+    assert error_of(named)["code"] == "rejected"
+    guessed = query(client, sql)
+    assert guessed.status_code == 400, guessed.text
+    assert '"dialect": "mysql"' in error_of(guessed)["hint"]
+
+
+def test_a_bug_in_a_hint_or_a_notice_costs_the_advice_not_the_answer(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> list[str]:
+        raise RuntimeError("a hint rule's bug")
+
+    monkeypatch.setattr("sqlgateway.query.hints_for", broken)
+    monkeypatch.setattr("sqlgateway.query.answer_notices", broken)
+    refused = query(client, "SELECT ISNULL(amount_approved, 0) FROM claims")
+    assert refused.status_code == 400, refused.text
+    assert error_of(refused)["code"] == "rejected"
+    answered = query(client, "SELECT count(*) AS n FROM claims WHERE details->>'channel' = 'fax'")
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["rows"] == [[0]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlgateway.errors import RejectedError, SQLSyntaxError
+from sqlgateway.errors import GatewayError, RejectedError, SQLSyntaxError
 from sqlgateway.guard.dialects import DIALECTS, to_postgres
 
 
@@ -96,3 +96,71 @@ def test_exponential_nesting_is_refused_before_it_burns_the_cpu(dialect: str) ->
     with pytest.raises(RejectedError) as info:
         to_postgres(sql, dialect)
     assert info.value.construct == "parser work limit"
+
+
+#: Functions whose translation sqlglot rewrites (dates, conversions, strings): given the wrong
+#: number of arguments, some transforms fail with TypeError or IndexError rather than a
+#: parse error (T-SQL's DATEDIFF(a, b) was a 500).
+_REWRITTEN = [
+    "DATEDIFF",
+    "DATEADD",
+    "DATE_ADD",
+    "DATE_SUB",
+    "DATEPART",
+    "DATENAME",
+    "DATE_DIFF",
+    "TIMESTAMPDIFF",
+    "TIMESTAMPADD",
+    "DATE_TRUNC",
+    "TRUNC",
+    "CONVERT",
+    "IIF",
+    "IFF",
+    "NVL",
+    "NVL2",
+    "DECODE",
+    "STRFTIME",
+    "TO_CHAR",
+    "TO_DATE",
+    "FORMAT_DATE",
+    "EXTRACT",
+    "LEFT",
+    "RIGHT",
+    "CHARINDEX",
+    "INSTR",
+    "SUBSTR",
+    "LOCATE",
+    "JSON_EXTRACT",
+    "JSON_EXTRACT_SCALAR",
+    "JSON_VALUE",
+    "GETDATE",
+    "EOMONTH",
+    "DATEFROMPARTS",
+    "SPLIT_PART",
+    "REGEXP_SUBSTR",
+    "STRING_AGG",
+    "GROUP_CONCAT",
+    "LISTAGG",
+    "ARRAY_AGG",
+    "TIMESTAMP_SUB",
+    "DATETIME_DIFF",
+    "LAST_DAY",
+]
+_ARGUMENTS = ["", "x", "x, y", "day, x", "x, y, z", "day, x, y", "'%Y', x", "x, 'MM', 3, 4"]
+
+
+@pytest.mark.parametrize("dialect", [d for d in DIALECTS if d != "postgres"])
+def test_any_arguments_to_a_rewritten_function_translate_or_are_refused(dialect: str) -> None:
+    for function in _REWRITTEN:
+        for arguments in _ARGUMENTS:
+            sql = f"SELECT {function}({arguments}) FROM t"
+            try:
+                assert isinstance(to_postgres(sql, dialect, cache=False), str)
+            except GatewayError as error:
+                assert error.status_code == 400, sql
+
+
+def test_datediff_of_two_dates_in_tsql_is_refused_not_a_crash() -> None:
+    with pytest.raises(RejectedError) as info:
+        to_postgres("SELECT DATEDIFF(closed_at, reported_at) FROM claims", "tsql")
+    assert info.value.construct == "tsql feature"
