@@ -180,7 +180,8 @@ class Domain:
             return f"written in {self.case} case, like {examples}"
         if self.pattern:
             shown = clip(self.pattern)
-            return f"matching {shown}" + (f" (e.g. {examples})" if examples else "")
+            kind = f"{self.source} text " if self.source else ""
+            return f"{kind}matching {shown}" + (f" (e.g. {examples})" if examples else "")
         return f"like {examples}" if examples else "of a known format"
 
 
@@ -253,9 +254,11 @@ def domain_of(
     checks: Sequence[str],
     allowed_values: Mapping[str, str],
     examples: Sequence[Any],
+    json_type: str | None = None,
 ) -> Domain | None:
     """The domain of one column, or None when nothing is known about its values.
-    `allowed_values` maps each documented value to its meaning."""
+    `allowed_values` maps each documented value to its meaning. `json_type`: the column is
+    a documented key of a json column, of that type, read as text with ``->>``."""
     check_values: tuple[str, ...] = ()
     pattern = None
     for expression in checks:
@@ -271,6 +274,8 @@ def domain_of(
         if values:
             meanings = tuple(allowed_values.get(value, "") for value in values)
             return Domain(values, source, examples=text_examples, meanings=meanings)
+    if json_type is not None and (typed := _json_text_domain(json_type)) is not None:
+        return typed
     if pattern and _python_regex(pattern) is not None:
         return Domain(pattern=pattern, examples=text_examples)
     shape = examples_shape(examples)
@@ -279,4 +284,28 @@ def domain_of(
     case = examples_case(examples)
     if case is not None:
         return Domain(case=case, examples=text_examples)
+    return None
+
+
+#: What ``->>`` makes of a JSON boolean and number: ``true``/``false`` in lower case, digits.
+JSON_BOOLEAN = Domain(
+    ("true", "false"),
+    "JSON boolean",
+    meanings=("JSON true, as ->> reads it", "JSON false, as ->> reads it"),
+)
+_JSON_INTEGER = Domain(source="JSON integer", pattern=r"^-?[0-9]+$", examples=("16",))
+_JSON_NUMBER = Domain(
+    source="JSON number", pattern=r"^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$", examples=("2.5",)
+)
+
+
+def _json_text_domain(json_type: str) -> Domain | None:
+    """The text ``->>`` gives for a key of `json_type` (the schema docs' word for it)."""
+    kind = json_type.strip().lower()
+    if kind in ("boolean", "bool"):
+        return JSON_BOOLEAN
+    if kind in ("integer", "int", "bigint", "smallint"):
+        return _JSON_INTEGER
+    if kind in ("number", "numeric", "float", "double precision", "real", "decimal"):
+        return _JSON_NUMBER
     return None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlgateway.catalog.domains import Domain, domain_of
+from sqlgateway.catalog.domains import JSON_BOOLEAN, Domain, domain_of
 from sqlgateway.catalog.introspect import LiveTable
 from sqlgateway.catalog.schema_docs import (
     DEFAULT_SCHEMA,
@@ -44,11 +44,13 @@ class ColumnInfo:
     #: json/jsonb: the documented keys of its objects, each named by its path
     #: (``vehicle.make``) and read with ``->>`` (schema docs).
     keys: tuple[ColumnInfo, ...] = ()
+    #: a documented key of a json column (then `type` is its JSON type, read with ``->>``)
+    in_json: bool = False
 
     def key(self, path: tuple[str, ...]) -> ColumnInfo | None:
-        """The documented key at `path` (``("vehicle", "make")``), or None."""
-        name = ".".join(path)
-        return next((key for key in self.keys if key.name == name), None)
+        """The documented key at `path` (``("vehicle", "make")``), or None: a key named
+        ``'vehicle.make'`` is not the nested one, as ``->>`` reads it."""
+        return next((key for key in self.keys if tuple(key.name.split(".")) == path), None)
 
     @cached_property
     def domain(self) -> Domain | None:
@@ -61,6 +63,7 @@ class ColumnInfo:
             checks=self.checks,
             allowed_values=self.allowed_values,
             examples=self.examples,
+            json_type=self.type if self.in_json else None,
         )
 
 
@@ -162,7 +165,9 @@ class Catalog:
                 ]
                 for owner, holder in named:
                     domain = holder.domain
-                    for value in domain.values if domain else ():
+                    if domain is None or domain.source == JSON_BOOLEAN.source:
+                        continue  # 'true' says nothing about which column was meant
+                    for value in domain.values:
                         owners.setdefault(value.lower(), []).append(owner)
         return {value: tuple(names) for value, names in owners.items()}
 
@@ -294,6 +299,7 @@ def _keys(doc: ColumnDoc) -> tuple[ColumnInfo, ...]:
             unit=key.unit,
             allowed_values=dict(key.allowed_values),
             examples=tuple(key.examples),
+            in_json=True,
         )
         for key in doc.keys
     )

@@ -28,7 +28,7 @@ from sqlgateway.guard.verdict import Comparison
 
 #: Node classes the walk hands to `compared`.
 COMPARISON_NODES: frozenset[type[exp.Expr]] = frozenset(
-    {exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike, exp.Between, exp.LTE}
+    {exp.EQ, exp.NEQ, exp.In, exp.Like, exp.ILike, exp.Between, exp.LTE, exp.ArrayContainsAll}
 )
 #: Longest literal kept: longer ones are no model's idea of a category value.
 MAX_LITERAL_CHARS = 200
@@ -82,6 +82,8 @@ def compared(node: exp.Expr) -> Found | None:
     right = args.get("expression")
     if type(right) is exp.Literal and not right.is_string and type(args.get("this")) is exp.Column:
         return None  # col = 42: the point lookup's way
+    if isinstance(node, exp.ArrayContainsAll):
+        return _contains(node)
     negated = isinstance(node.parent, exp.Not) != bool(args.get("negate"))
     if isinstance(node, exp.Between):
         target = _target(node.this)
@@ -135,6 +137,17 @@ def compared(node: exp.Expr) -> Found | None:
         return target, operator, (value,), negated
     equal = isinstance(node, exp.EQ) != negated
     return target, "=" if equal else "<>", (value,), False
+
+
+def _contains(node: exp.ArrayContainsAll) -> Found | None:
+    """``col @> '{"key": value}'``: a JSON object literal contained in a column (the notice
+    reads its keys and values against the documented ones)."""
+    target, value = _target(node.this), _string(node.expression)
+    if target is None or target.key or target.applied or value is None:
+        return None
+    if not value.lstrip().startswith("{"):
+        return None  # an array literal, or an array column
+    return target, "@>", (value,), False
 
 
 def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Comparison | None:
@@ -204,11 +217,19 @@ def _target(node: exp.Expr | None) -> Target | None:
         if found is None:
             return None
         node, key = found
+    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _PATH_TEXT:
+        # jsonb_extract_path_text(col, 'vehicle', 'make'): col #>> '{vehicle,make}'
+        steps = [_string(step) for step in node.expressions[1:]]
+        if not steps or len(steps) > _MAX_KEY_DEPTH or None in steps:
+            return None
+        node, key = node.expressions[0], tuple(step for step in steps if step is not None)
     if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier):
         return Target(node, applied, cast, key)
     return None
 
 
+#: The functions that read the text at a path of keys, as ``#>>`` does.
+_PATH_TEXT = frozenset({"json_extract_path_text", "jsonb_extract_path_text"})
 _JSON_STEPS = (exp.JSONExtract, exp.JSONBExtract, exp.JSONExtractScalar, exp.JSONBExtractScalar)
 _MAX_KEY_DEPTH = 8
 

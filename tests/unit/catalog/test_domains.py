@@ -153,3 +153,46 @@ def test_patterns_python_cannot_read_like_postgresql_give_no_domain() -> None:
 def test_value_owners_name_other_columns_with_the_value() -> None:
     assert CATALOG.value_owners["auto"] == ("policies.product",)
     assert set(CATALOG.value_owners["approved"]) == {"claims.status", "claim_events.event_type"}
+
+
+def test_a_json_key_s_type_is_the_text_arrows_read() -> None:
+    boolean = domain_of(
+        column="injuries",
+        enum_values=(),
+        checks=(),
+        allowed_values={},
+        examples=(),
+        json_type="boolean",
+    )
+    assert boolean is not None and boolean.values == ("true", "false")
+    assert boolean.miss("TRUE", "=") == Miss("TRUE", "true")
+    integer = domain_of(
+        column="trip_days",
+        enum_values=(),
+        checks=(),
+        allowed_values={},
+        examples=(),
+        json_type="integer",
+    )
+    assert integer is not None and integer.accepts("16") and not integer.accepts("16.5")
+    number = domain_of(
+        column="x", enum_values=(), checks=(), allowed_values={}, examples=(), json_type="number"
+    )
+    assert number is not None and number.accepts("-2.5e3") and not number.accepts("many")
+    # the documented values come first; a text key has no domain of its type
+    listed = domain_of(
+        column="flag",
+        enum_values=(),
+        checks=(),
+        allowed_values={"yes": "", "no": ""},
+        examples=(),
+        json_type="boolean",
+    )
+    assert listed is not None and listed.values == ("yes", "no")
+    text = domain_of(
+        column="t", enum_values=(), checks=(), allowed_values={}, examples=(), json_type="text"
+    )
+    assert text is None
+    # a column of type boolean is not a key: 'TRUE' is one of its inputs
+    column = domain_of(column="b", enum_values=(), checks=(), allowed_values={}, examples=())
+    assert column is None

@@ -116,6 +116,14 @@ def comparisons(sql: str) -> tuple[Comparison, ...]:
             "SELECT 1 FROM claims WHERE (details->>'trip_days')::int = '5'",
             ("details", ("claims",), "=", ("5",), False, "", True, ("trip_days",)),
         ),
+        (
+            "SELECT 1 FROM claims WHERE jsonb_extract_path_text(details, 'vehicle', 'make') = 'a'",
+            ("details", ("claims",), "=", ("a",), False, "", False, ("vehicle", "make")),
+        ),
+        (
+            """SELECT 1 FROM claims c WHERE c.details @> '{"injuries": "true"}'""",
+            ("details", ("claims",), "@>", ('{"injuries": "true"}',), False),
+        ),
     ],
 )
 def test_comparisons_name_the_column_its_relations_and_the_values(
@@ -148,6 +156,11 @@ def test_comparisons_name_the_column_its_relations_and_the_values(
         "SELECT 1 FROM claims WHERE details #>> '{a,1}' = 'x'",
         "SELECT 1 FROM claims WHERE details->>(description) = 'x'",  # not a constant key
         "SELECT 1 FROM claims WHERE details->'channel' = '\"web\"'",  # json, not text
+        "SELECT 1 FROM claims WHERE jsonb_extract_path_text(details, description) = 'x'",
+        "SELECT 1 FROM claims WHERE jsonb_extract_path(details, 'channel') = '\"web\"'",
+        "SELECT 1 FROM claims WHERE details @> '[1]'",  # an array: no key to read
+        """SELECT 1 FROM claims WHERE details->'vehicle' @> '{"make": "Kia"}'""",
+        "SELECT 1 FROM claims WHERE ARRAY['a'] @> ARRAY[status::text]",
     ],
 )
 def test_what_cannot_be_checked_against_a_column_is_not_noted(sql: str) -> None:

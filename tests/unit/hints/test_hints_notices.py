@@ -106,8 +106,8 @@ def notices(sql: str) -> list[str]:
         ("SELECT 1 FROM claims WHERE lower(details->>'destination') = 'Paris'", "'paris'"),
         (
             "SELECT count(*) FROM claims WHERE details->>'Channel' = 'web'",
-            "details has no documented key 'Channel', and ->> of a key that is not there is "
-            "NULL, which matches no row (keys are case-sensitive): did you mean "
+            "details has no documented key 'Channel' (keys are case-sensitive), and ->> of a "
+            "key that is not there is NULL, which matches no row: did you mean "
             "details->>'channel'?",
         ),
         (
@@ -115,6 +115,61 @@ def notices(sql: str) -> list[str]:
             "did you mean details->'vehicle'->>'make'?",
         ),
         ("SELECT 1 FROM claims WHERE details->>'chanel' IN ('web')", "details->>'channel'"),
+        # a JSON boolean is 'true' or 'false' through ->>, whatever the model calls it
+        (
+            "SELECT count(*) FROM claims WHERE details->>'injuries' = 'yes'",
+            "claims.details->>'injuries' = 'yes' matches no row: the key holds a JSON boolean, "
+            "which ->> reads as 'true' or 'false' (lower case): write details->>'injuries' = "
+            "'true', or (details->>'injuries')::boolean IS TRUE",
+        ),
+        (
+            "SELECT sum(CASE WHEN details->>'emergency_repair' = 'TRUE' THEN 1 END) FROM claims",
+            "details->>'emergency_repair' = 'true'",
+        ),
+        ("SELECT 1 FROM claims WHERE details->>'police_report' <> 'N'", "excludes nothing"),
+        ("SELECT 1 FROM claims WHERE details->>'injuries' IN ('1', 'true')", "'1' in"),
+        ("SELECT 1 FROM claims WHERE details->>'trip_days' = 'ten'", "JSON integer"),
+        # keys as another form of the word, a JSON path, a dotted path, a function's path
+        ("SELECT 1 FROM claims WHERE details->>'injured' = 'true'", "details->>'injuries'?"),
+        (
+            "SELECT details->>'channel' FROM claims WHERE details->>'$.channel' = 'web'",
+            "->> takes a key's name, not a JSON path like '$.channel'",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE details->>'vehicle.make' = 'Kia'",
+            "'vehicle.make' is a key with a dot in its name, not a path, and ->> of a key that "
+            "is not there is NULL, which matches no row: did you mean details->'vehicle'->>'make'?",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE jsonb_extract_path_text(details, 'vehicle', 'Make') = 'Kia'",
+            "did you mean details->'vehicle'->>'make'?",
+        ),
+        (
+            "SELECT 1 FROM claims WHERE json_extract_path_text(details, 'room') = 'Kitchen'",
+            "did you mean 'kitchen'?",
+        ),
+        # containment: keys, JSON types and values of the object
+        (
+            """SELECT count(*) FROM claims WHERE details @> '{"injuries": "true"}'""",
+            """claims.details @> '{"injuries": "true"}' matches no row: injuries holds a JSON """
+            """boolean, not the string "true"; write '{"injuries": true}'""",
+        ),
+        (
+            """SELECT 1 FROM claims WHERE details @> '{"trip_days": "10"}'""",
+            """write '{"trip_days": 10}'""",
+        ),
+        (
+            """SELECT 1 FROM claims WHERE details @> '{"vehicle.make": "Kia"}'""",
+            """did you mean '{"vehicle": {"make": "Kia"}}'?""",
+        ),
+        (
+            """SELECT 1 FROM claims c WHERE c.details @> '{"Channel": "web"}'""",
+            """did you mean '{"channel": "web"}'?""",
+        ),
+        (
+            """SELECT 1 FROM claims WHERE details @> '{"vehicle": {"make": "kia"}}'""",
+            "did you mean 'Kia'? (vehicle.make is one of 'Kia'",
+        ),
     ],
 )
 def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
@@ -153,10 +208,25 @@ def test_a_literal_outside_the_domain_is_noticed(sql: str, said: str) -> None:
         "SELECT 1 FROM claims WHERE details->>0 = 'x'",  # an index, not a key
         "SELECT 1 FROM claims WHERE (details->>'trip_days')::int = '5'",  # no domain
         "SELECT 1 FROM claims WHERE details->>'injuries' = 'true'",
+        "SELECT 1 FROM claims WHERE details->>'police_report' IN ('true', 'false')",
+        "SELECT 1 FROM claims WHERE lower(details->>'injuries') = 'true'",
+        "SELECT 1 FROM claims WHERE details->>'trip_days' = '10'",
+        "SELECT 1 FROM claims WHERE jsonb_extract_path_text(details, 'vehicle', 'make') = 'Kia'",
+        """SELECT 1 FROM claims WHERE details @> '{"injuries": true, "channel": "web"}'""",
+        """SELECT 1 FROM claims WHERE details @> '{"vehicle": {"make": "Kia"}}'""",
+        """SELECT 1 FROM claims WHERE details @> '{"owner": "x"}'""",  # undocumented, not alike
+        """SELECT 1 FROM claims WHERE details @> '{"injuries": [true]}'""",  # PostgreSQL's say
+        """SELECT 1 FROM claims WHERE details @> '{not json'""",  # PostgreSQL says why
     ],
 )
 def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
     assert notices(sql) == []
+
+
+def test_true_and_false_point_to_no_boolean_key() -> None:
+    # 'true' is what ->> reads from every boolean key: it says nothing about the column meant
+    [notice] = notices("SELECT 1 FROM policies WHERE status = 'true'")
+    assert notice.startswith("policies.status = 'true' matches no row") and "details" not in notice
 
 
 def test_the_other_notices() -> None:
