@@ -7,14 +7,14 @@ Pure; rules of postgres.py's table, on PostgreSQL's English messages.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 
 from sqlglot import exp
 
-from sqlgateway.catalog.spelling import json_access, like_regex, quoted, ranked_values, reformat
+from sqlgateway.catalog.spelling import json_access, quoted, ranked_values, reformat
 from sqlgateway.catalog.suggest import json_path
 from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
-from sqlgateway.hints.lists import MAX_SHOWN_VALUES, conditions_hint
+from sqlgateway.hints.like import like_hint
+from sqlgateway.hints.lists import conditions_hint
 from sqlgateway.hints.notices import conventions_about
 
 _OPERATOR = re.compile(r"operator does not exist: (.+) ([^\w\s]+) (.+)$")
@@ -38,8 +38,40 @@ def undefined_function(failure: Failure) -> list[str]:
                 "round(x, n) needs numeric: cast the value, round(x::numeric, 2) "
                 "(avg, extract and division of floats give double precision)"
             ]
+        first = arguments.split(",")[0].strip()
+        timely = _ON_TIMES.get(name.lower()) if first.startswith(TIME_TYPES) else None
+        if timely is not None:
+            return [timely.format(arg=_argument(failure, name) or "x")]
         return [f"cast the arguments of {name}() to the types it takes, e.g. x::numeric or x::text"]
     return []
+
+
+#: Functions on text or numbers that other databases call on a date or time (Oracle's habits).
+_ON_TIMES = {
+    "trunc": "trunc() truncates numbers; for dates and times write date_trunc('month', {arg}) "
+    "(units: day, week, month, quarter, year)",
+    "to_date": "to_date() reads text; {arg} is already a date or time: write {arg}::date",
+    "to_timestamp": "to_timestamp() reads text or epoch seconds; {arg} is already a time: "
+    "use it as it is, or date_trunc('second', {arg})",
+    "to_number": "to_number() reads text; for a part of a date or time write "
+    "extract(year FROM {arg})",
+    "round": "round() rounds numbers; for dates and times write date_trunc('day', {arg})",
+}
+
+
+def _argument(failure: Failure, name: str) -> str | None:
+    """The first argument of the first call of `name` (as written in PostgreSQL: sqlglot
+    names some calls its own way, TO_DATE as StrToDate)."""
+    tree = failure.tree
+    if tree is None:
+        return None
+    for call in tree.find_all(exp.Func):
+        if not call.sql(dialect="postgres").lower().startswith(f"{name.lower()}("):
+            continue
+        first = call.expressions[0] if isinstance(call, exp.Anonymous) else call.this
+        if isinstance(first, exp.Expr):
+            return first.sql(dialect="postgres")
+    return None
 
 
 def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str]:
@@ -49,7 +81,7 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
             "details->'vehicle'->>'make'"
         ]
     if op in ("~~", "~~*", "!~~", "!~~*"):
-        return [_like_hint(failure, left)]
+        return [like_hint(failure, left)]
     enum = _enum_column(failure, left)
     if enum is not None and right in TEXT_TYPES:
         return [
@@ -68,6 +100,18 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
             f"compare an interval with an interval: {op} interval '{number} days', or count "
             "days with extract(epoch FROM a - b) / 86400"
         ]
+    if "interval" in (left, right) and "integer" in (left, right) and op in _COMPARING:
+        written = re.search(r"\d+", _interval_after(failure) or "") if right == "interval" else None
+        days = written.group(0) if written else "30"
+        return [
+            f"date - date is a number of days in PostgreSQL, not an interval: compare it with "
+            f"a number, e.g. end_date - start_date {op} {days} (timestamps subtract to intervals)"
+        ]
+    if "boolean" in (left, right) and ({left, right} & set(NUMBER_TYPES)) and op in ("=", "<>"):
+        return [
+            "a boolean is TRUE or FALSE, not 1 or 0: write x = TRUE (or just x; NOT x for false), "
+            "or x::int = 1"
+        ]
     if op == "+" and (left in TEXT_TYPES or right in TEXT_TYPES):
         return ["|| concatenates strings in PostgreSQL, not +: 'CLM-' || claim_id"]
     json = _json_comparison(failure, right)
@@ -80,105 +124,16 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
     return [f"cast one side so that {left} {op} {right} becomes one type, e.g. x::text"]
 
 
-_TEXT_LIKE = ("text", "character", "varchar", "char", "citext", "name")
-_DATE_PREFIX = re.compile(r"(\d{4})(?:-(\d{2}))?(?:-(\d{2}))?-?%")
+_COMPARING = ("=", "<>", "!=", "<", "<=", ">", ">=")
 
 
-def _like_hint(failure: Failure, type_name: str) -> str:
-    """LIKE on a value that is not text: for a time, the range a date prefix means; for an
-    enum, the labels the pattern matches; otherwise the cast to text. Names the attempt's own
-    column and pattern."""
-    found = _like_of(failure)
-    if found is None:
-        return (
-            f"LIKE needs text: cast the column, e.g. col::text LIKE '…' ({type_name} is not text)"
-        )
-    value, name, pattern, node = found
-    negated = bool(node.args.get("negate")) or isinstance(node.parent, exp.Not)
-    operator = ("NOT " if negated else "") + ("ILIKE" if isinstance(node, exp.ILike) else "LIKE")
-    cast = f"{value}::text {operator} {quoted(pattern)}"
-    if type_name.startswith(TIME_TYPES):
-        bounds = _date_prefix_range(pattern)
-        if bounds is not None and not negated:
-            start, end = bounds
-            index = " (this keeps the index usable)" if name is not None else ""
-            return (
-                f"{value} is {type_name}, not text: compare a range, {value} >= '{start}' AND "
-                f"{value} < '{end}'{index}"
-            )
-        if bounds is not None:
-            start, end = bounds
-            return (
-                f"{value} is {type_name}, not text: compare a range, {value} < '{start}' OR "
-                f"{value} >= '{end}'"
-            )
-        return (
-            f"{value} is {type_name}, not text: compare a range (col >= '2025-01-01' AND col < "
-            f"'2026-01-01'), or format it first, to_char({value}, 'YYYY-MM-DD') {operator} "
-            f"{quoted(pattern)}"
-        )
-    column = failure.column(name) if name is not None else None
-    labels = column[1].enum_values if column is not None else ()
-    if labels:
-        regex = like_regex(pattern, isinstance(node, exp.ILike))
-        matching = [label for label in labels if regex is not None and regex.fullmatch(label)]
-        if matching:
-            listed = ", ".join(quoted(label) for label in matching[:MAX_SHOWN_VALUES])
-            inside = "NOT IN" if negated else "IN"
-            return (
-                f"{value} is an enum ({type_name}): list the labels the pattern means, "
-                f"{value} {inside} ({listed}), or cast it, {cast}"
-            )
-        return (
-            f"{value} is an enum ({type_name}) and no label matches {quoted(pattern)}: it takes "
-            f"one of {', '.join(quoted(label) for label in labels)}"
-        )
-    return f"{value} is {type_name}, not text: cast it, {cast}"
-
-
-def _like_of(failure: Failure) -> tuple[str, str | None, str, exp.Expr] | None:
-    """(the value matched, as SQL; its column's name, if a column; the pattern; the LIKE node)
-    of the first LIKE/ILIKE with a string pattern whose value is not a text column: the one
-    PostgreSQL refused."""
-    tree = failure.tree
-    if tree is None:
+def _interval_after(failure: Failure) -> str | None:
+    """The text of the interval literal at the error's position."""
+    position = failure.error.position
+    if position is None:
         return None
-    for node in tree.find_all(exp.Like, exp.ILike):
-        value, pattern = node.this, node.expression
-        while isinstance(value, exp.Paren):
-            value = value.this
-        if not isinstance(pattern, exp.Literal) or not pattern.is_string:
-            continue
-        if isinstance(value, exp.Column):
-            found = failure.column(value.name)
-            if found is not None and found[1].type.startswith(_TEXT_LIKE):
-                continue  # LIKE on text is not what PostgreSQL refused
-            return value.sql(dialect="postgres"), value.name, str(pattern.this), node
-        return value.sql(dialect="postgres"), None, str(pattern.this), node
-    return None
-
-
-def _date_prefix_range(pattern: str) -> tuple[str, str] | None:
-    """The [start, end) dates a LIKE pattern such as ``'2025%'``, ``'2025-03%'`` or
-    ``'2025-03-14%'`` means (dates as text are zero-padded, so ``'2025-06-1%'`` is days 10 to
-    19: not a prefix of whole units); None for any other pattern or an impossible date."""
-    match = _DATE_PREFIX.fullmatch(pattern)
-    if match is None:
-        return None
-    year = int(match.group(1))
-    month, day = (int(part) if part else None for part in match.groups()[1:])
-    try:
-        if month is None:
-            return f"{year}-01-01", f"{year + 1}-01-01"
-        if day is None:
-            start = date(year, month, 1)
-            end = date(year + month // 12, month % 12 + 1, 1)
-        else:
-            start = date(year, month, day)
-            end = start + timedelta(days=1)
-    except ValueError:
-        return None
-    return start.isoformat(), end.isoformat()
+    match = re.match(r"\s*[<>=!]+\s*(interval\s*'[^']*')", failure.sql[position - 1 :], re.I)
+    return match.group(1) if match else None
 
 
 def _enum_column(failure: Failure, type_name: str) -> str | None:
@@ -378,6 +333,13 @@ def _not_a_number(failure: Failure, kind: str, value: str) -> list[str]:
             access = parent.parent if parent is not None else None
             while isinstance(access, exp.Paren):
                 access = access.parent
+            if isinstance(parent, exp.Cast) and isinstance(access, _JSON_ACCESS):
+                column = access.this.sql(dialect="postgres")
+                cast = parent.to.sql(dialect="postgres").lower()
+                return [
+                    f":: binds tighter than ->>, so {column}->>'{value}'::{cast} casts the key's "
+                    f"name: put the access in parentheses, ({column}->>'{value}')::{cast}"
+                ]
             if isinstance(parent, exp.Binary) and isinstance(access, _JSON_ACCESS):
                 column = access.this.sql(dialect="postgres")
                 return [
@@ -391,10 +353,39 @@ def _not_a_number(failure: Failure, kind: str, value: str) -> list[str]:
                     f"{quoted(value)} is text where a number ({kind}) is expected: cast the "
                     f"other values to text, e.g. coalesce(x::text, {quoted(value)})"
                 ]
+        cast_key = _json_cast_to(tree, NUMBER_TYPES)
+        if cast_key is not None:
+            return [_json_value_hint(failure, cast_key, kind, value)]
     holder = _column_with_value(failure, value)
     if holder is not None:
         return [f"{quoted(value)} looks like a value of {holder}: compare that column instead"]
     return [f"{quoted(value)} is not a number ({kind}): write a plain number, without quotes"]
+
+
+def _json_cast_to(tree: exp.Expr, types: tuple[str, ...]) -> exp.Expr | None:
+    """The first ``(col->>'key')::type`` of the statement with `type` among `types`."""
+    for cast in tree.find_all(exp.Cast):
+        access = cast.this
+        while isinstance(access, exp.Paren):
+            access = access.this
+        wanted = cast.to.sql(dialect="postgres").lower() in (*types, "int", "bigint", "decimal")
+        if wanted and isinstance(access, exp.JSONExtractScalar | exp.JSONBExtractScalar):
+            return access
+    return None
+
+
+def _json_value_hint(failure: Failure, access: exp.Expr, kind: str, value: str) -> str:
+    """A JSON key cast to a number holds `value`, which is not one."""
+    shown = access.sql(dialect="postgres").replace(" ->> ", "->>").replace(" -> ", "->")
+    if value.lower() in ("true", "false"):
+        return (
+            f"{shown} holds JSON booleans ({quoted(value)}), not numbers: cast it to boolean, "
+            f"({shown})::boolean, or compare the text, {shown} = 'true'"
+        )
+    return (
+        f"{shown} is not a number on every row ({quoted(value)} is one value): cast only the "
+        f"numbers, e.g. CASE WHEN {shown} ~ '^-?[0-9.]+$' THEN ({shown})::{kind} END"
+    )
 
 
 def _column_with_value(failure: Failure, value: str) -> str | None:
