@@ -49,6 +49,7 @@ from sqlgateway.guard.literals import (
 from sqlgateway.guard.nodes import ALLOWED_NODES, NODE_CHECKS, refuse_node
 from sqlgateway.guard.parameters import check_parameter
 from sqlgateway.guard.parse import NESTING_HINT, parse_tokens, screen_tokens, tokenize
+from sqlgateway.guard.pitfalls import PITFALL_NODES, pitfall
 from sqlgateway.guard.policy import GuardPolicy
 from sqlgateway.guard.reinterpret import reinterpretations
 from sqlgateway.guard.relations import CteScopes, check_relation
@@ -69,7 +70,7 @@ _PLAIN_STRING_TOKENS = frozenset(
 )
 
 #: Allowed nodes the walk notes for the answer (comparisons, stars), checking nothing.
-_NOTED_NODES = COMPARISON_NODES | {exp.Star}
+_NOTED_NODES = COMPARISON_NODES | {exp.Star} | PITFALL_NODES
 #: Allowed nodes that need no further look.
 _PLAIN_NODES = ALLOWED_NODES - NODE_CHECKS.keys() - FUNCTION_NODES - {exp.Table} - _NOTED_NODES
 #: Text that may hold a spelling reinterpret.py knows (the token scan confirms it).
@@ -162,6 +163,12 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
         kind = type(node)
         if kind in _PLAIN_NODES:
             continue
+        if kind in PITFALL_NODES:
+            note = pitfall(node)
+            if note is not None and note not in walk.notes:
+                walk.notes.append(note)
+            if kind in ALLOWED_NODES and kind not in NODE_CHECKS:
+                continue
         node_check = NODE_CHECKS.get(kind)
         if node_check is not None:
             node_check(node)
