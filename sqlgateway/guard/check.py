@@ -90,7 +90,7 @@ class Walk:
     notes: list[str] = dataclasses.field(default_factory=list)
 
     def comparisons(self) -> tuple[Comparison, ...]:
-        found = (resolve(item, self.relation_of, node) for node, item in self.compared)
+        found = (resolve(item, self.relation_of) for _, item in self.compared)
         return tuple(comparison for comparison in found if comparison is not None)
 
 

@@ -92,8 +92,10 @@ def compared(node: exp.Expr) -> Found | None:
             return None
         return target, "between", (low, high), negated
     if isinstance(node, exp.In):
+        if node.args.get("query") is not None:
+            return _not_in_select(node) if negated else None
         target = _target(node.this)
-        if target is None or node.args.get("query") or node.args.get("unnest"):
+        if target is None or node.args.get("unnest"):
             return None
         values = [_string(item) for item in node.expressions[:_MAX_VALUES]]
         if not values or len(node.expressions) > _MAX_VALUES:
@@ -139,6 +141,27 @@ def compared(node: exp.Expr) -> Found | None:
     return target, "=" if equal else "<>", (value,), False
 
 
+def _not_in_select(node: exp.In) -> Found | None:
+    """``x NOT IN (SELECT col FROM t …)``: the subquery's column, unless the subquery already
+    keeps its NULLs out (``WHERE col IS NOT NULL``)."""
+    query = node.args["query"]
+    select = query.this if isinstance(query, exp.Subquery) else query
+    if not isinstance(select, exp.Select) or len(select.expressions) != 1:
+        return None
+    column = select.expressions[0]
+    column = column.this if isinstance(column, exp.Alias) else column
+    if not isinstance(column, exp.Column) or not isinstance(column.this, exp.Identifier):
+        return None
+    where = select.args.get("where")
+    for test in where.find_all(exp.Is) if where is not None else ():
+        tested, negated = test.this, bool(test.args.get("negate"))
+        kept_out = negated != isinstance(test.parent, exp.Not)  # IS NOT NULL, NOT (… IS NULL)
+        same = isinstance(tested, exp.Column) and fold(tested.this) == fold(column.this)
+        if kept_out and same and isinstance(test.expression, exp.Null):
+            return None
+    return Target(column), "not in select", (), False
+
+
 def _contains(node: exp.ArrayContainsAll) -> Found | None:
     """``col @> '{"key": value}'``: a JSON object literal contained in a column (the notice
     reads its keys and values against the documented ones)."""
@@ -150,14 +173,15 @@ def _contains(node: exp.ArrayContainsAll) -> Found | None:
     return target, "@>", (value,), False
 
 
-def resolve(found: Found, relation_of: Mapping[int, str], node: exp.Expr) -> Comparison | None:
-    """The comparison `found` at `node`, with the relations its column may belong to, or None
-    when no relation can be named (a CTE, a subquery, an unknown alias)."""
+def resolve(found: Found, relation_of: Mapping[int, str]) -> Comparison | None:
+    """The comparison `found`, with the relations its column may belong to, or None when no
+    relation can be named (a CTE, a subquery, an unknown alias)."""
     target, operator, values, negated = found
     column, applied, cast, key = target
     qualifier = column.args.get("table")
     name = fold(column.this)
-    select = node.find_ancestor(exp.Select)
+    # the column's own SELECT: the comparison's, or for NOT IN (SELECT col …) the subquery's
+    select = column.find_ancestor(exp.Select)
     while select is not None:
         named = sources(select)
         if qualifier is None:

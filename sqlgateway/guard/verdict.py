@@ -16,7 +16,10 @@ class Comparison:
       for a qualified column, every source of its SELECT for an unqualified one.
     - ``operator``: ``=`` (also ``IN`` and ``= ANY (ARRAY[…])``), ``<>`` (also ``NOT IN``),
       ``like`` or ``ilike`` (also their negations: ``negated``); ``between`` (``values``: the
-      bounds) and ``<=``, noted for timestamps' sake (a date-only upper bound).
+      bounds) and ``<=``, noted for timestamps' sake (a date-only upper bound); ``@>``
+      (``details @> '{"injuries": true}'``: ``values`` holds the JSON object); ``not in
+      select``: ``x NOT IN (SELECT column …)``, where ``column`` is the subquery's (``values``
+      empty), which no row passes once the subquery returns a NULL.
     - ``values``: the literals, in the order written.
     - ``applied``: ``upper`` or ``lower`` when the column is compared through that function
       (``upper(loss_type) = 'FLOOD'``), else "".

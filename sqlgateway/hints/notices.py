@@ -126,6 +126,8 @@ def comparison_notices(comparisons: Iterable[Comparison], catalog: Catalog) -> l
 def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Catalog) -> str | None:
     if comparison.operator == "@>":
         return containment_notice(comparison, table, column)
+    if comparison.operator == "not in select":
+        return null_subquery_notice(comparison, table, column)
     if comparison.key:
         key = column.key(comparison.key)
         if key is None:
@@ -145,6 +147,19 @@ def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Cat
         itself = subject(dataclasses.replace(comparison, applied=""), table)
         notice += _elsewhere(comparison, itself, catalog)
     return notice
+
+
+def null_subquery_notice(comparison: Comparison, table: str, column: ColumnInfo) -> str | None:
+    """``x NOT IN (SELECT col …)`` where col can be NULL: one NULL among the subquery's rows
+    and no row passes (x <> NULL is unknown), so the answer is empty or a count of 0."""
+    if column.nullable is not True:
+        return None
+    name = f"{table}.{column.name}"
+    return (
+        f"NOT IN (SELECT {column.name} FROM {table} …) passes no row at all once the subquery "
+        f"returns a NULL, and {name} can be NULL: write NOT EXISTS (SELECT 1 FROM {table} WHERE "
+        f"{name} = …), or add WHERE {column.name} IS NOT NULL inside the subquery"
+    )
 
 
 def subject(comparison: Comparison, table: str = "") -> str:

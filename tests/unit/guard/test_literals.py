@@ -121,6 +121,11 @@ def comparisons(sql: str) -> tuple[Comparison, ...]:
             ("details", ("claims",), "=", ("a",), False, "", False, ("vehicle", "make")),
         ),
         (
+            "SELECT 1 FROM adjusters a WHERE a.adjuster_id NOT IN (SELECT c.adjuster_id FROM "
+            "claims c WHERE c.closed_at IS NULL)",
+            ("adjuster_id", ("claims",), "not in select", (), False),
+        ),
+        (
             """SELECT 1 FROM claims c WHERE c.details @> '{"injuries": "true"}'""",
             ("details", ("claims",), "@>", ('{"injuries": "true"}',), False),
         ),
@@ -159,6 +164,14 @@ def test_comparisons_name_the_column_its_relations_and_the_values(
         "SELECT 1 FROM claims WHERE jsonb_extract_path_text(details, description) = 'x'",
         "SELECT 1 FROM claims WHERE jsonb_extract_path(details, 'channel') = '\"web\"'",
         "SELECT 1 FROM claims WHERE details @> '[1]'",  # an array: no key to read
+        "SELECT 1 FROM adjusters WHERE adjuster_id IN (SELECT adjuster_id FROM claims)",
+        "SELECT 1 FROM adjusters WHERE adjuster_id NOT IN (SELECT adjuster_id FROM claims "
+        "WHERE adjuster_id IS NOT NULL)",  # the NULLs are kept out
+        "SELECT 1 FROM adjusters WHERE adjuster_id NOT IN (SELECT adjuster_id FROM claims "
+        "WHERE NOT adjuster_id IS NULL)",
+        "SELECT 1 FROM adjusters WHERE adjuster_id NOT IN (SELECT max(adjuster_id) FROM claims)",
+        "WITH x AS (SELECT adjuster_id FROM claims) "
+        "SELECT 1 FROM adjusters WHERE adjuster_id NOT IN (SELECT adjuster_id FROM x)",  # a CTE
         """SELECT 1 FROM claims WHERE details->'vehicle' @> '{"make": "Kia"}'""",
         "SELECT 1 FROM claims WHERE ARRAY['a'] @> ARRAY[status::text]",
     ],

@@ -223,6 +223,30 @@ def test_correct_or_unknowable_comparisons_get_no_notice(sql: str) -> None:
     assert notices(sql) == []
 
 
+def test_not_in_a_subquery_of_a_nullable_column_is_noticed() -> None:
+    sql = (
+        "SELECT count(*) FROM adjusters WHERE adjuster_id NOT IN "
+        "(SELECT adjuster_id FROM claims WHERE reported_at >= '2026-06-01')"
+    )
+    [notice] = notices(sql)
+    assert notice.startswith(
+        "NOT IN (SELECT adjuster_id FROM claims …) passes no row at all once the subquery "
+        "returns a NULL, and claims.adjuster_id can be NULL: write NOT EXISTS"
+    )
+    # a column that cannot be NULL (or whose nullability is unknown) gets nothing
+    not_null = dataclasses.replace(
+        CATALOG,
+        tables=tuple(
+            dataclasses.replace(
+                table,
+                columns=tuple(dataclasses.replace(c, nullable=False) for c in table.columns),
+            )
+            for table in CATALOG.tables
+        ),
+    )
+    assert answer_notices(check_sql(sql, GuardPolicy()), not_null) == []
+
+
 def test_true_and_false_point_to_no_boolean_key() -> None:
     # 'true' is what ->> reads from every boolean key: it says nothing about the column meant
     [notice] = notices("SELECT 1 FROM policies WHERE status = 'true'")
