@@ -215,6 +215,7 @@ def _plan(
         comment=correlation_comment(record.request_id, record.actor),
         application_name=application_name(record.request_id),
         notice=notice,
+        nulls_first=verdict.nulls_first,
     )
 
 

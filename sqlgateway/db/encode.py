@@ -205,6 +205,14 @@ def _fitted(text: str, max_bytes: int) -> str | None:
     return text if most == len(text) else text[:most] + "…"
 
 
+#: An answer sorted DESC whose first row has a NULL in the sort column (PostgreSQL's default
+#: for DESC is NULLS FIRST): the model would report the NULL rows as the largest.
+NULLS_FIRST_NOTE = (
+    "The first row has no {name}: ORDER BY … DESC puts NULLs first in PostgreSQL; for the "
+    "largest values first write ORDER BY … DESC NULLS LAST, or filter … IS NOT NULL."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class EncodedResult:
     body: bytes
@@ -228,8 +236,15 @@ class ResultEncoder:
         has_order_by: bool,
         executed_sql: str | None = None,
         notice: str | None = None,
+        nulls_first: tuple[int, str] | None = None,
     ) -> None:
         self._notice_text = _fitted(notice, max_chars // 4) if notice else None
+        # the column sorted DESC with its NULLs first: said when the first row has one there
+        self._nulls_first = nulls_first
+        self._nulls_text: str | None = None
+        if nulls_first is not None:
+            self._nulls_note = NULLS_FIRST_NOTE.format(name=nulls_first[1][:64])
+        nulls_room = len(orjson.dumps(self._nulls_note)) + 1 if nulls_first is not None else 0
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
@@ -248,6 +263,7 @@ class ResultEncoder:
         self._rows = bytearray()
         self._count = 0
         self._notice_room = len(orjson.dumps(self._notice_text)) + 1 if self._notice_text else 0
+        self._notice_room += nulls_room
         self._used = len(self._prefix) + SUFFIX_RESERVE_CHARS + self._notice_room
         self.overflow = False  # a row was left out for lack of room or rows
         if self._used > max_chars:
@@ -270,6 +286,10 @@ class ResultEncoder:
             self.overflow = True
             return False
         values = list(row)
+        if not self._count and self._nulls_first is not None:
+            index = self._nulls_first[0]
+            if index < len(values) and values[index] is None:
+                self._nulls_text = self._nulls_note
         for index, convert in self._convert:
             values[index] = convert(values[index])
         if rendered:
@@ -319,7 +339,7 @@ class ResultEncoder:
 
     def finish(self, elapsed_ms: float) -> EncodedResult:
         """The body. `notice` is the caller's notice, then the truncation notice, if any."""
-        parts = [self._notice_text, self._notice() if self.overflow else None]
+        parts = [self._notice_text, self._nulls_text, self._notice() if self.overflow else None]
         notice = " ".join(part for part in parts if part) or None
         suffix = (
             b'],"row_count":'

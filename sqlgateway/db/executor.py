@@ -92,6 +92,8 @@ class QueryPlan:
     timeout_source: str = "SQLGATEWAY_STATEMENT_TIMEOUT_MS"
     #: What the answer's `notice` says before any truncation notice (hints/notices.py).
     notice: str | None = None
+    #: (index, name) of the output column sorted DESC with its NULLs first (Verdict).
+    nulls_first: tuple[int, str] | None = None
 
 
 async def _init_connection(
@@ -360,6 +362,7 @@ class Database:
                 has_order_by=plan.has_order_by,
                 executed_sql=plan.echo_sql,
                 notice=plan.notice,
+                nulls_first=plan.nulls_first,
             )
             prefetch = how.caps.rows_per_batch(settings.cursor_prefetch_rows)
             if plan.max_rows is not None:

@@ -49,7 +49,12 @@ from sqlgateway.guard.literals import (
 from sqlgateway.guard.nodes import ALLOWED_NODES, NODE_CHECKS, refuse_node
 from sqlgateway.guard.parameters import check_parameter
 from sqlgateway.guard.parse import NESTING_HINT, parse_tokens, screen_tokens, tokenize
-from sqlgateway.guard.pitfalls import PITFALL_NODES, pitfall
+from sqlgateway.guard.pitfalls import (
+    PITFALL_NODES,
+    desc_nulls_first,
+    pitfall,
+    sorts_by_position,
+)
 from sqlgateway.guard.policy import GuardPolicy
 from sqlgateway.guard.reinterpret import reinterpretations
 from sqlgateway.guard.relations import CteScopes, check_relation
@@ -109,8 +114,10 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         tree = _tree(sql, tokens)
         walk = walk_tree(tree, policy)
         tables, functions = walk.tables, walk.functions
-        integer_sizes = check_value_sizes(tree, functions, policy.max_value_chars)
+        reads_integers = check_value_sizes(tree, functions, policy.max_value_chars)
         has_order_by, has_limit = ordering(tree)
+        nulls_first = desc_nulls_first(tree, sql) if has_order_by else None
+        reads_integers = reads_integers or (nulls_first is not None and sorts_by_position(tree))
         comparisons = walk.comparisons() if walk.compared else ()
         notes = (
             *walk.notes,
@@ -144,7 +151,8 @@ def check_sql(sql: str, policy: GuardPolicy) -> Verdict:
         notes=notes,
         stars=bool(walk.stars),
         omitted=tuple(omitted),
-        integer_sizes=integer_sizes,
+        reads_integers=reads_integers,
+        nulls_first=nulls_first,
     )
 
 

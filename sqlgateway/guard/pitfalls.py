@@ -5,6 +5,9 @@ them (pure; nothing changes what runs).
 - ``last_value(x) OVER (… ORDER BY …)`` without a frame sees the rows up to the current one
   only, so it returns the current row's x (``nth_value`` likewise).
 
+- ``ORDER BY total DESC`` puts the NULLs first (PostgreSQL's default): the top rows may have
+  no total. Only the answer can tell (its first row): `desc_nulls_first` finds the column.
+
 >>> import sqlglot
 >>> tree = sqlglot.parse_one("SELECT count(*) FILTER (WHERE a) / count(*) FROM t", "postgres")
 >>> pitfall(tree.find(exp.Div)) == DIVISION_NOTE
@@ -12,6 +15,8 @@ True
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlglot import exp
 
@@ -72,3 +77,46 @@ def _called(node: exp.Expr | None) -> str:
 
 def _integer(node: exp.Expr | None) -> bool:
     return isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit()
+
+
+_NULLS_WRITTEN = re.compile(r"\bnulls\s+(?:first|last)\b", re.IGNORECASE)
+
+
+def desc_nulls_first(tree: exp.Expr, sql: str) -> tuple[int, str] | None:
+    """(index, name) of the output column the outermost SELECT sorts on first with ``DESC``
+    and PostgreSQL's default ``NULLS FIRST``; None when it sorts otherwise, says where NULLs
+    go, or sorts on what is not an output column."""
+    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
+    if not isinstance(order, exp.Order) or not order.expressions:
+        return None
+    first = order.expressions[0]
+    if not isinstance(first, exp.Ordered) or not first.args.get("desc"):
+        return None
+    if _NULLS_WRITTEN.search(sql):
+        return None  # the author chose
+    outputs = tree.expressions
+    key = first.this
+    if isinstance(key, exp.Literal) and not key.is_string and str(key.this).isdigit():
+        index = int(str(key.this)) - 1
+        return (index, _shown(outputs[index])) if 0 <= index < len(outputs) else None
+    for index, output in enumerate(outputs):
+        named = isinstance(key, exp.Column) and not key.table and key.name == output.alias_or_name
+        if named or key == (output.this if isinstance(output, exp.Alias) else output):
+            return index, _shown(output)
+    return None
+
+
+def sorts_by_position(tree: exp.Expr) -> bool:
+    """The outermost ORDER BY's first key is a position (``ORDER BY 2 DESC``)."""
+    order = tree.args.get("order")
+    first = order.expressions[0] if isinstance(order, exp.Order) and order.expressions else None
+    key = first.this if isinstance(first, exp.Ordered) else None
+    return isinstance(key, exp.Literal) and not key.is_string
+
+
+def _shown(output: exp.Expr) -> str:
+    """An output column as the notice names it: its alias or column name, or its SQL."""
+    if isinstance(output, exp.Alias | exp.Column):
+        return output.alias_or_name
+    text = output.sql(dialect="postgres", comments=False)
+    return text if len(text) <= 60 else text[:59] + "…"

@@ -12,7 +12,7 @@ zero, so the rule never refuses a query for what its data might hold: values bui
 columns are bounded by the executor's caps (db/caps.py) and the database's own limits.
 
 The rule reads integer literals, so its verdict holds for those integers only: the verdict
-cache must not reuse it for a query that differs in them (``Verdict.integer_sizes``).
+cache must not reuse it for a query that differs in them (``Verdict.reads_integers``).
 """
 
 from __future__ import annotations

@@ -58,8 +58,12 @@ class Verdict:
     - ``stars``: a select list holds ``*`` or ``t.*``.
     - ``omitted``: ``table.column`` names left out of ``*`` because they are sensitive
       (``GuardPolicy.star_columns``).
-    - ``integer_sizes``: the value-size rule read integer literals (``repeat(…, n)``): the
-      verdict holds for these integers only (the verdict cache does not reuse it).
+    - ``reads_integers``: the verdict depends on the values of integer literals (the
+      value-size rule read ``repeat(…, n)``; ``nulls_first`` comes from ``ORDER BY 2 DESC``):
+      it holds for these integers only (the verdict cache does not reuse it).
+    - ``nulls_first``: (index, name) of the output column the outermost ORDER BY sorts on
+      first, ``DESC`` without ``NULLS LAST``, which puts its NULLs first; the answer says so
+      when its first row has a NULL there (guard/pitfalls.py).
     """
 
     sql: str
@@ -72,4 +76,5 @@ class Verdict:
     notes: tuple[str, ...] = ()
     stars: bool = False
     omitted: tuple[str, ...] = ()
-    integer_sizes: bool = False
+    reads_integers: bool = False
+    nulls_first: tuple[int, str] | None = None

@@ -13,7 +13,7 @@ as ``LIMIT 10 OFFSET 5``); the shape remembers that order. A shape is cached onl
 gets the same verdict and putting the query's own integers into the template gives back exactly
 the SQL the guard rendered for it; otherwise the shape is remembered as one the guard checks
 every time. So is a shape whose verdict depended on its integers after all (the value-size
-rule reads ``repeat``'s count, ``Verdict.integer_sizes``). Refusals are never cached.
+rule reads ``repeat``'s count, ``Verdict.reads_integers``). Refusals are never cached.
 
 A remembered shape holds about 16 bytes per character of its SQL (its tokens and its template;
 1.4 MiB for a 92 KB statement, measured), so the cache is bounded by the characters of the
@@ -137,7 +137,7 @@ class VerdictCache:
 
     def _learn(self, sql: str, tokens: list[Token], verdict: Verdict) -> _Shape | None:
         """The template of `sql`'s shape, or _UNSPLICEABLE."""
-        if verdict.integer_sizes:
+        if verdict.reads_integers:
             return _UNSPLICEABLE  # other integers may get another verdict
         written = _integers(tokens)
         values = [t.text for t in written]

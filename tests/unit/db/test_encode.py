@@ -28,11 +28,17 @@ def encode(
     max_rows: int | None = None,
     max_cell_chars: int = 1_000,
     has_order_by: bool = True,
+    nulls_first: tuple[int, str] | None = None,
 ) -> dict[str, Any]:
     columns = [Column(f"c{i}", name) for i, (name, _) in enumerate(types)]
     converters = [converter_for(name, kind, max_cell_chars) for name, kind in types]
     encoder = ResultEncoder(
-        columns, converters, max_chars=max_chars, max_rows=max_rows, has_order_by=has_order_by
+        columns,
+        converters,
+        max_chars=max_chars,
+        max_rows=max_rows,
+        has_order_by=has_order_by,
+        nulls_first=nulls_first,
     )
     for row in rows:
         if not encoder.add(row):
@@ -141,6 +147,21 @@ def test_no_truncation_when_everything_fits() -> None:
         "notice": None,
         "elapsed_ms": 1.23,
     }
+
+
+def test_a_null_first_in_a_desc_sort_is_said_and_fits_the_budget() -> None:
+    types = [("text", "scalar"), ("numeric", "scalar")]
+    rows = [["a", None], ["b", "9.5"]] + [["c" * 40, "1"]] * 500
+    said = encode(rows, types, max_chars=3_000, nulls_first=(1, "total"))
+    assert said["notice"].startswith(
+        "The first row has no total: ORDER BY … DESC puts NULLs first in PostgreSQL; for the "
+        "largest values first write ORDER BY … DESC NULLS LAST"
+    )
+    assert said["truncated"] is True and "OFFSET" in said["notice"]  # both, within the budget
+    quiet = encode(rows[1:3], types, nulls_first=(1, "total"))  # the first row has a total
+    assert quiet["notice"] is None
+    unasked = encode(rows[:2], types)
+    assert unasked["notice"] is None
 
 
 def test_max_rows_truncates_with_its_own_notice() -> None:

@@ -45,6 +45,7 @@ def test_verdict_fields() -> None:
         functions=("count", "now", "sum"),
         has_order_by=True,
         has_limit=True,
+        nulls_first=(1, "paid"),
     )
 
 

@@ -121,7 +121,7 @@ def test_the_verdict_cache_does_not_reuse_a_verdict_for_other_counts() -> None:
         return check_sql(sql, GuardPolicy())
 
     cache = VerdictCache(guard, 10)
-    assert cache("SELECT repeat('x', 5) AS x").integer_sizes is True
+    assert cache("SELECT repeat('x', 5) AS x").reads_integers is True
     with pytest.raises(RejectedError):
         cache("SELECT repeat('x', 300000000) AS x")
     assert cache.hits == 0

@@ -6,6 +6,7 @@ import pytest
 
 from sqlgateway.guard import GuardPolicy, check_sql
 from sqlgateway.guard.pitfalls import DIVISION_NOTE, FRAME_NOTE
+from sqlgateway.guard.verdict_cache import VerdictCache
 
 
 def notes(sql: str) -> tuple[str, ...]:
@@ -58,3 +59,30 @@ def test_last_and_nth_value_without_a_frame_are_noted(sql: str, name: str) -> No
 )
 def test_what_means_what_it_says_is_not_noted(sql: str) -> None:
     assert notes(sql) == ()
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SELECT a, sum(b) AS total FROM t GROUP BY a ORDER BY total DESC LIMIT 10", (1, "total")),
+        ("SELECT a, sum(b) FROM t GROUP BY 1 ORDER BY 2 DESC", (1, "SUM(b)")),
+        ("SELECT a, sum(b) FROM t GROUP BY 1 ORDER BY sum(b) DESC, a", (1, "SUM(b)")),
+        ("SELECT t.a, b FROM t ORDER BY a DESC", (0, "a")),
+        ("SELECT a FROM t ORDER BY a DESC NULLS LAST", None),  # the author chose
+        ("SELECT a FROM t ORDER BY a DESC NULLS FIRST", None),
+        ("SELECT a FROM t ORDER BY a", None),
+        ("SELECT a FROM t ORDER BY a, b DESC", None),  # the first key is ascending
+        ("SELECT a FROM t ORDER BY b DESC", None),  # not an output column: unseen
+        ("SELECT a FROM t UNION SELECT b FROM u ORDER BY 1 DESC", None),
+    ],
+)
+def test_the_output_column_a_desc_sort_puts_nulls_first(
+    sql: str, expected: tuple[int, str] | None
+) -> None:
+    assert check_sql(sql, GuardPolicy()).nulls_first == expected
+
+
+def test_a_sort_by_position_is_not_reused_for_another_position() -> None:
+    cache = VerdictCache(lambda sql: check_sql(sql, GuardPolicy()), 10)
+    assert cache("SELECT a, b FROM t ORDER BY 2 DESC LIMIT 10").nulls_first == (1, "b")
+    assert cache("SELECT a, b FROM t ORDER BY 1 DESC LIMIT 10").nulls_first == (0, "a")
