@@ -29,7 +29,14 @@ from sqlgateway.guard.names import fold
 from sqlgateway.hints.dialects import foreign_column_hint
 from sqlgateway.hints.failure import Failure, Rule
 from sqlgateway.hints.lists import conditions_hint
-from sqlgateway.hints.syntax import interval_hint, syntax, time_zone, unsupported, with_item
+from sqlgateway.hints.syntax import (
+    interval_hint,
+    recursive_types,
+    syntax,
+    time_zone,
+    unsupported,
+    with_item,
+)
 from sqlgateway.hints.types import datetime, invalid_text, undefined_function
 from sqlgateway.hints.units import string_argument, unit_alone
 
@@ -305,6 +312,9 @@ def mismatch(failure: Failure) -> list[str]:
     message = failure.message
     if "cannot be matched" in message:
         return ["cast every branch to one type, e.g. x::text (or NULL::numeric)"]
+    recursive = recursive_types(failure)
+    if recursive is not None:
+        return [recursive]
     if "must be type boolean" in message:
         joined = conditions_hint(failure.tree) if failure.tree is not None else None
         if joined is not None and message.startswith(("argument of OR", "argument of AND")):

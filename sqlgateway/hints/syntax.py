@@ -14,10 +14,12 @@ import re
 import zoneinfo
 from functools import cache
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from sqlgateway.guard.literals import sources
-from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.failure import MAX_PARSED_CHARS, Failure
 from sqlgateway.hints.lists import array_hint
 
 #: Longest column list a hint spells out.
@@ -347,22 +349,77 @@ def with_item(failure: Failure, name: str) -> str | None:
     if "There is a WITH item named" not in failure.message:
         return None
     tree = failure.tree
-    ctes = list(tree.find_all(exp.CTE)) if tree is not None else []
-    own = next((cte for cte in ctes if cte.alias_or_name.lower() == name.lower()), None)
-    itself = own is not None and any(
-        table.name.lower() == name.lower() for table in own.this.find_all(exp.Table)
+    found = with_item_hint(tree, name) if tree is not None else None
+    return found or with_item_hint(exp.With(), name, itself=True)
+
+
+def with_item_in(sql: str, name: str) -> str | None:
+    """`with_item_hint` for the text `sql` (parsed again, when short enough)."""
+    if len(sql) > MAX_PARSED_CHARS:
+        return None
+    try:
+        tree = sqlglot.parse_one(sql, read="postgres")
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+    return with_item_hint(tree, name)
+
+
+def with_item_hint(tree: exp.Expr, name: str, *, itself: bool = False) -> str | None:
+    """How to fix a reference to the WITH item `name` of `tree` that its place cannot see
+    (None when `tree` has no such item): RECURSIVE when it refers to itself, else the order
+    of the items. Also for a guard's refusal of `name` as a relation (it is no table)."""
+    own = next((c for c in tree.find_all(exp.CTE) if c.alias_or_name.lower() == name.lower()), None)
+    if own is None and not itself:
+        return None
+    itself = itself or any(
+        table.name.lower() == name.lower() and not table.db
+        for table in (own.this.find_all(exp.Table) if own is not None else ())
     )
-    if own is None or itself:
+    if itself:
+        body = own.this if own is not None else None
+        shown = f"({_clip(_sql(body), 300)})" if body is not None else "(… UNION ALL …)"
         return (
             f"a WITH item that refers to itself needs RECURSIVE: WITH RECURSIVE {name} AS "
-            f"(<first rows> UNION ALL SELECT … FROM {name} WHERE <stop condition>) SELECT … "
-            f"(both parts must give the same column types: cast the first part, e.g. "
-            f"CAST('2025-01-01' AS timestamp))"
+            f"{shown} …; both parts of its UNION ALL must give the same column types "
+            "(a date plus an interval is a timestamp: cast one part)"
         )
     return (
         f"the WITH item {name} is used before it is defined: move {name} AS (…) before the "
         "items that read it (or write WITH RECURSIVE)"
     )
+
+
+_RECURSIVE_TYPES = re.compile(
+    r'^recursive query "(.+)" column (\d+) has type (.+) in non-recursive term but type (.+) '
+    r"overall"
+)
+
+
+def recursive_types(failure: Failure) -> str | None:
+    """42804: the first part of a recursive WITH item gives one type, the whole another →
+    the cast of that column in the first part."""
+    match = _RECURSIVE_TYPES.match(failure.message)
+    if match is None:
+        return None
+    name, number, first, overall = match.groups()
+    tree = failure.tree
+    own = next(
+        (c for c in (tree.find_all(exp.CTE) if tree else ()) if c.alias_or_name == name), None
+    )
+    anchor = own.this.this if own is not None and isinstance(own.this, exp.Union) else None
+    items = anchor.expressions if isinstance(anchor, exp.Select) else []
+    index = int(number) - 1
+    if 0 <= index < len(items):
+        item = items[index]
+        value = item.this if isinstance(item, exp.Alias) else item
+        label = f" AS {item.alias}" if isinstance(item, exp.Alias) else ""
+        cast = f"CAST({_clip(_sql(value), 100)} AS {overall}){label}"
+        return (
+            f"column {number} of {name} is {first} in the first part but {overall} overall: "
+            f"cast it in the first part, SELECT {cast} …, or cast the recursive part back "
+            f"to {first}"
+        )
+    return f"cast column {number} of {name} to {overall} in the first part of the UNION ALL"
 
 
 def _sql(node: exp.Expr) -> str:

@@ -92,6 +92,11 @@ CASES = [
      "42P01", 'relation "months" does not exist (There is a WITH item named "months", but it '
      "cannot be referenced from this part of the query.)", "months WHERE", (),
      ["WITH RECURSIVE months AS ("]),
+    ("WITH RECURSIVE months AS (SELECT CAST('2025-01-01' AS DATE) AS m UNION ALL SELECT m + "
+     "INTERVAL '1 MONTH' FROM months WHERE m < CAST('2025-12-01' AS DATE)) SELECT m FROM months",
+     "42804", 'recursive query "months" column 1 has type date in non-recursive term but type '
+     "timestamp without time zone overall", "CAST(", (),
+     ["SELECT CAST(CAST('2025-01-01' AS DATE) AS timestamp without time zone) AS m"]),
     ("WITH a AS (SELECT * FROM b), b AS (SELECT 1 AS x) SELECT * FROM a", "42P01",
      'relation "b" does not exist (There is a WITH item named "b", but it cannot be '
      "referenced from this part of the query.)", "b)", (), ["move b AS (…) before"]),
