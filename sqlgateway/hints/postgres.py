@@ -33,12 +33,12 @@ from sqlgateway.hints.syntax import (
     interval_hint,
     recursive_types,
     syntax,
-    time_zone,
     unsupported,
     with_item,
 )
 from sqlgateway.hints.types import datetime, invalid_text, undefined_function
 from sqlgateway.hints.units import string_argument, unit_alone
+from sqlgateway.hints.zones import time_zone
 
 
 def undefined_column(failure: Failure) -> list[str]:

@@ -4,15 +4,15 @@ spelling, written with the attempt's own names.
 Pure, on the error path only, like postgres.py (which registers these rules in its RULES):
 the SQL that ran is the guard's rendering, parsed again (`Failure.tree`), so a construct
 sqlglot reads from another dialect (``GROUP BY … WITH ROLLUP``, ``GROUP BY ALL``,
-``SELECT * EXCEPT (…)``) is still in the tree when PostgreSQL refuses it.
+``SELECT * EXCEPT (…)``) is still in the tree when PostgreSQL refuses it. Also the
+constructs PostgreSQL reads but refuses in that place: ``OVER`` on an ordered-set aggregate
+(0A000), a WITH item that refers to itself without RECURSIVE (42P01) or whose parts differ
+in type (42804).
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-import zoneinfo
-from functools import cache
 
 import sqlglot
 from sqlglot import exp
@@ -231,74 +231,6 @@ def _is_value(tree: exp.Expr) -> str | None:
             f"{column} {operator} {shown} (or {column} {distinct} {shown} to treat NULL as a value)"
         )
     return None
-
-
-# -- time zones (22023) -------------------------------------------------------------------------
-
-#: Windows time zone names (as SQL Server's AT TIME ZONE takes them), by their words without
-#: "standard"/"daylight"/"time", → the IANA name PostgreSQL knows (CLDR's mapping).
-_WINDOWS_ZONES = {
-    "eastern": "America/New_York",
-    "us eastern": "America/Indiana/Indianapolis",
-    "central": "America/Chicago",
-    "mountain": "America/Denver",
-    "us mountain": "America/Phoenix",
-    "pacific": "America/Los_Angeles",
-    "alaskan": "America/Anchorage",
-    "hawaiian": "Pacific/Honolulu",
-    "atlantic": "America/Halifax",
-    "gmt": "Europe/London",
-    "greenwich": "Atlantic/Reykjavik",
-    "coordinated universal": "UTC",
-    "w. europe": "Europe/Berlin",
-    "central europe": "Europe/Budapest",
-    "central european": "Europe/Warsaw",
-    "romance": "Europe/Paris",
-    "e. europe": "Europe/Chisinau",
-    "gtb": "Europe/Bucharest",
-    "russian": "Europe/Moscow",
-    "india": "Asia/Kolkata",
-    "china": "Asia/Shanghai",
-    "singapore": "Asia/Singapore",
-    "tokyo": "Asia/Tokyo",
-    "korea": "Asia/Seoul",
-    "aus eastern": "Australia/Sydney",
-    "e. australia": "Australia/Brisbane",
-    "new zealand": "Pacific/Auckland",
-    "e. south america": "America/Sao_Paulo",
-}
-_ZONE_MESSAGE = re.compile(r'^time zone "(.*)" not recognized')
-
-
-def time_zone(failure: Failure) -> list[str]:
-    """22023 ``time zone "Eastern Standard Time" not recognized`` → the IANA name."""
-    match = _ZONE_MESSAGE.match(failure.message)
-    if match is None:
-        return []
-    written = match.group(1)
-    words = " ".join(
-        w for w in written.lower().split() if w not in {"standard", "daylight", "time"}
-    )
-    meant = _WINDOWS_ZONES.get(words) or _close_zone(written)
-    if meant is not None:
-        return [
-            f"PostgreSQL names time zones as IANA does: write AT TIME ZONE '{meant}' "
-            f"(for '{_clip(written, 60)}'), or timezone('{meant}', …)"
-        ]
-    return [
-        "PostgreSQL names time zones as IANA does, e.g. 'America/New_York', 'Europe/Berlin' "
-        "or 'UTC' (or an offset such as INTERVAL '-05:00')"
-    ]
-
-
-def _close_zone(written: str) -> str | None:
-    found = difflib.get_close_matches(written.lower(), list(_iana_zones()), n=1, cutoff=0.8)
-    return _iana_zones()[found[0]] if found else None
-
-
-@cache
-def _iana_zones() -> dict[str, str]:
-    return {name.lower(): name for name in zoneinfo.available_timezones()}
 
 
 # -- ordered-set aggregates over a window (0A000) ----------------------------------------------
