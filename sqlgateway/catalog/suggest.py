@@ -210,13 +210,22 @@ def table_hint(name: str, catalog: Catalog) -> str:
     return text + f"tables: {_list(names, MAX_LISTED_TABLES)}"
 
 
-def column_hint(name: str, tables: Sequence[TableInfo], catalog: Catalog) -> str:
+def column_hint(
+    name: str,
+    tables: Sequence[TableInfo],
+    catalog: Catalog,
+    *,
+    qualified: TableInfo | None = None,
+) -> str:
     """What to use instead of the column `name`: a key of a JSON column, a column of another
     table (with how to join it) when that fits better, the closest columns among `tables`
-    (the ones the query reads; all tables if none), and their columns."""
+    (the ones the query reads; all tables if none), and their columns. `qualified`: the
+    table `name`'s qualifier stands for (``a`` in ``a.last_name``), whose own closest columns
+    come first, written with that qualifier."""
     parts = split_name(name)
     column = parts[-1] if parts else name
     searched = list(tables) or list(catalog.tables)
+    own = _own_columns(parts, qualified, catalog) if qualified is not None else None
     lines: list[str] = []
     json = json_key_hint(column, searched)
     if json:
@@ -232,15 +241,31 @@ def column_hint(name: str, tables: Sequence[TableInfo], catalog: Catalog) -> str
     if elsewhere and (elsewhere[0][0] > best or exact) and not json:
         line = _elsewhere(column, elsewhere[0], searched, catalog)
         lines.append(line)
-    if guesses and not json and (best >= 0.75 or not lines):
+    if guesses and not json and not own and (best >= 0.75 or not lines):
         meant = f"did you mean {_or([f'{t.shown_name}.{c.name}' for _, t, c in guesses])}?"
         lines.insert(0 if best >= elsewhere_best(elsewhere) else len(lines), meant)
+    if own and not json:
+        lines.insert(0, own)
     listed = [
         f"{t.shown_name} has columns "
         + _list([c.name for c in t.columns if not c.sensitive], MAX_LISTED_COLUMNS)
         for t in tables[:3]
     ]
     return " ".join([*lines, "; ".join(listed)]).strip()
+
+
+def _own_columns(parts: Sequence[str], table: TableInfo, catalog: Catalog) -> str | None:
+    """``a is adjusters, which has no last_name: did you mean a.full_name?``"""
+    if len(parts) < 2:
+        return None
+    qualifier, column = parts[-2], parts[-1]
+    guesses = column_guesses(column, [table], catalog)
+    if not guesses:
+        return None
+    meant = _or([f"{qualifier}.{c.name}" for _, _, c in guesses])
+    shown = table.shown_name
+    which = shown if qualifier == table.name.lower() else f"{qualifier} is {shown}, which"
+    return f"{which} has no column {column}: did you mean {meant}?"
 
 
 def elsewhere_best(guesses: Sequence[Guess]) -> float:

@@ -15,6 +15,7 @@ import re
 
 from sqlglot import exp
 
+from sqlgateway.catalog.model import TableInfo
 from sqlgateway.catalog.spelling import quoted
 from sqlgateway.catalog.suggest import (
     column_hint,
@@ -26,9 +27,18 @@ from sqlgateway.catalog.suggest import (
 from sqlgateway.guard.literals import sources
 from sqlgateway.guard.names import fold
 from sqlgateway.hints.dialects import foreign_column_hint
-from sqlgateway.hints.failure import TIME_TYPES, Failure, Rule
-from sqlgateway.hints.lists import array_hint, conditions_hint
+from sqlgateway.hints.failure import Failure, Rule
+from sqlgateway.hints.lists import conditions_hint
+from sqlgateway.hints.syntax import (
+    interval_hint,
+    recursive_types,
+    syntax,
+    unsupported,
+    with_item,
+)
 from sqlgateway.hints.types import datetime, invalid_text, undefined_function
+from sqlgateway.hints.units import string_argument, unit_alone
+from sqlgateway.hints.zones import time_zone
 
 
 def undefined_column(failure: Failure) -> list[str]:
@@ -55,10 +65,12 @@ def undefined_column(failure: Failure) -> list[str]:
     alias = _select_alias(failure, name)
     if alias is not None:
         return [alias]
+    if len(parts) == 1 and name.lower() == "interval":  # INTERVAL(30 DAY)
+        return [interval_hint()]
     foreign = foreign_column_hint(name) if len(parts) == 1 else None
     if foreign is not None:
         return [foreign]
-    quoted_fix = _string_argument(failure.sql, position, name) if len(parts) == 1 else None
+    quoted_fix = string_argument(failure.sql, position, name) if len(parts) == 1 else None
     if quoted_fix is not None:
         return [quoted_fix]
     if failure.catalog is None:
@@ -69,111 +81,24 @@ def undefined_column(failure: Failure) -> list[str]:
             f"{name} is a value of {' and '.join(owners[:2])}, not a column: write it in single "
             f"quotes, '{name}'"
         ]
-    unit = _unit_alone(failure, name) if len(parts) == 1 else None
-    return [hint for hint in (unit, column_hint(name, failure.tables, failure.catalog)) if hint]
+    unit = unit_alone(failure, name) if len(parts) == 1 else None
+    qualified = _source_table(failure, parts[0]) if len(parts) == 2 else None
+    known = column_hint(found, failure.tables, failure.catalog, qualified=qualified)
+    return [hint for hint in (unit, known) if hint]
 
 
-#: Fields of date_trunc/date_part/extract, which PostgreSQL takes as strings ('month').
-DATE_UNITS = frozenset(
-    {
-        *("microsecond", "millisecond", "second", "minute", "hour", "day", "week", "month"),
-        *("quarter", "year", "decade", "century", "millennium", "dow", "doy", "isodow"),
-        *("isoyear", "epoch", "julian", "timezone", "timezone_hour", "timezone_minute"),
-    }
-)
-_UNIT_PLURALS = {"centuries": "century", "millennia": "millennium", "millenniums": "millennium"}
-#: Functions whose first argument is a date unit, and those whose second is a format.
-_UNIT_FUNCTIONS = frozenset({"date_trunc", "date_part"})
-_FORMAT_FUNCTIONS = frozenset({"to_char", "to_date", "to_timestamp", "to_number"})
-#: Farthest back (characters) the call around an unknown name is looked for.
-_CALL_REACH_CHARS = 2_000
-
-
-def date_unit(name: str) -> str | None:
-    """``month`` for Month, MONTHS…; None if `name` is no date unit."""
-    word = name.lower()
-    word = _UNIT_PLURALS.get(word, word)
-    if word not in DATE_UNITS and word.endswith("s") and word[:-1] in DATE_UNITS:
-        word = word[:-1]
-    return word if word in DATE_UNITS else None
-
-
-def _string_argument(sql: str, position: int | None, name: str) -> str | None:
-    """``date_trunc('month', reported_at)``: a date unit or format written as a name, in the
-    call of date_trunc, date_part, to_char… around `position`, quoted (a unit comes first)."""
-    call = _call_around(sql, position) if position is not None else None
-    if call is None:
+def _source_table(failure: Failure, alias: str) -> TableInfo | None:
+    """The catalog's table the query reads under `alias` (``a`` in ``JOIN adjusters a``)."""
+    tree = failure.tree
+    if tree is None or failure.catalog is None:
         return None
-    function, arguments, at = call
-    bare = function.rsplit(".", 1)[-1].lower()
-    unit = date_unit(name)
-    if bare in _UNIT_FUNCTIONS and unit is not None and date_unit(arguments[at]) == unit:
-        others = [a for i, a in enumerate(arguments) if i != at]
-        fixed = f"{function}({', '.join([quoted(unit), *others])})"
-        return f"the unit of {function}() is a string, not a name: write {_clip(fixed)}"
-    if bare in _FORMAT_FUNCTIONS and at == 1 and re.fullmatch(r"[\w :/.,-]+", arguments[1]):
-        # the SQL that ran is the guard's rendering: YYYY-MM came back as YYYY - MM
-        pattern = re.sub(r"\s*([-/:.])\s*", r"\1", arguments[1])
-        shown = [*arguments[:1], quoted(pattern), *arguments[2:]]
-        fixed = f"{function}({', '.join(shown)})"
-        return f"the format of {function}() is a string, not a name: write {_clip(fixed)}"
+    for select in tree.find_all(exp.Select):
+        for name, source in sources(select):
+            if name == alias and isinstance(source, exp.Table):
+                return failure.catalog.find(
+                    f"{source.db}.{source.name}" if source.db else source.name
+                )
     return None
-
-
-def _call_around(sql: str, position: int) -> tuple[str, list[str], int] | None:
-    """The function call whose argument list holds the character at `position` (1-based), as
-    (its name as written, its arguments' texts, the index of the argument there)."""
-    depth, quote, start = 0, False, position - 2
-    while start >= max(0, position - _CALL_REACH_CHARS):
-        char = sql[start]
-        if char == "'":
-            quote = not quote
-        elif not quote and char == ")":
-            depth += 1
-        elif not quote and char == "(":
-            if depth == 0:
-                break
-            depth -= 1
-        start -= 1
-    else:
-        return None
-    named = re.search(r"([A-Za-z_][\w.]*)\s*$", sql[max(0, start - 100) : start])
-    if named is None:
-        return None
-    arguments: list[str] = []
-    piece, depth, quote, at = "", 0, False, -1
-    for index in range(start + 1, min(len(sql), start + _CALL_REACH_CHARS)):
-        char = sql[index]
-        if index == position - 1:
-            at = len(arguments)
-        if char == "'":
-            quote = not quote
-        elif not quote and char == "(":
-            depth += 1
-        elif not quote and char == ")" and depth == 0:
-            arguments.append(piece.strip())
-            return (named.group(1), arguments, at) if at >= 0 else None
-        elif not quote and char == ")":
-            depth -= 1
-        elif not quote and char == "," and depth == 0:
-            arguments.append(piece.strip())
-            piece = ""
-            continue
-        piece += char
-    return None
-
-
-def _unit_alone(failure: Failure, name: str) -> str | None:
-    """For a date unit used as a column: how to get that part of a timestamp column."""
-    unit = date_unit(name)
-    if unit is None:
-        return None
-    times = [c.name for t in failure.tables for c in t.columns if c.type.startswith(TIME_TYPES)]
-    column = times[0] if times else "ts"
-    return (
-        f"{name} is no column; date units are strings in PostgreSQL: for the {unit} of a "
-        f"timestamp write date_trunc('{unit}', {column}) or extract({unit} FROM {column})"
-    )
 
 
 def _domain_of_string(failure: Failure, value: str) -> str:
@@ -199,6 +124,8 @@ def _domain_of_string(failure: Failure, value: str) -> str:
 
 
 def _select_alias(failure: Failure, name: str) -> str | None:
+    """A select-list alias used where PostgreSQL cannot see it: in WHERE or HAVING, or inside
+    an expression of ORDER BY (where an alias may only stand alone)."""
     tree = failure.tree
     if tree is None:
         return None
@@ -221,7 +148,39 @@ def _select_alias(failure: Failure, name: str) -> str | None:
                     f"see: repeat the expression ({_clip(expression)}) in {clause.upper()}, or "
                     f"wrap the query: SELECT * FROM (SELECT …) AS s WHERE {name} …"
                 )
+        order = select.args.get("order")
+        if order is not None and _alias_in_expression(order, name):
+            return _order_alias(order, name, aliases)
     return None
+
+
+def _alias_in_expression(order: exp.Order, name: str) -> bool:
+    return any(
+        not isinstance(ordered.this, exp.Column)
+        and any(c.name == name and not c.table for c in ordered.this.find_all(exp.Column))
+        for ordered in order.expressions
+    )
+
+
+def _order_alias(order: exp.Order, name: str, aliases: dict[str, exp.Expr]) -> str:
+    """``ORDER BY total / n`` → ``ORDER BY SUM(amount_approved) / COUNT(*)``."""
+
+    def expand(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Column) and not node.table and node.name in aliases:
+            return exp.paren(aliases[node.name].copy(), copy=False)
+        return node
+
+    fixed = [
+        ordered if isinstance(ordered.this, exp.Column) else ordered.transform(expand)
+        for ordered in order.expressions
+    ]
+    shown = ", ".join(o.sql(dialect="postgres") for o in fixed)
+    shown = re.sub(r"\(((?:[\w.]+)?\([^()]*\))\)", r"\1", shown)  # (SUM(x)) → SUM(x)
+    return (
+        f"{name} is an alias of the select list: ORDER BY takes an alias only alone, not in an "
+        f"expression; repeat the expressions, ORDER BY {_clip(shown, 300)}, or wrap the query: "
+        f"SELECT * FROM (SELECT …) AS s ORDER BY …"
+    )
 
 
 def undefined_table(failure: Failure) -> list[str]:
@@ -233,6 +192,9 @@ def undefined_table(failure: Failure) -> list[str]:
     name = names[0]
     if failure.message.startswith("missing FROM-clause entry"):
         return _missing_from(failure, name)
+    recursive = with_item(failure, name)
+    if recursive is not None:  # the name is the query's own: the table list would be noise
+        return [recursive]
     return [table_hint(name, failure.catalog)]
 
 
@@ -350,47 +312,15 @@ def mismatch(failure: Failure) -> list[str]:
     message = failure.message
     if "cannot be matched" in message:
         return ["cast every branch to one type, e.g. x::text (or NULL::numeric)"]
+    recursive = recursive_types(failure)
+    if recursive is not None:
+        return [recursive]
     if "must be type boolean" in message:
         joined = conditions_hint(failure.tree) if failure.tree is not None else None
         if joined is not None and message.startswith(("argument of OR", "argument of AND")):
             return [joined]
         return ["WHERE, HAVING and ON need a condition, e.g. col = 1 or col IS NOT NULL"]
     return []
-
-
-def syntax(failure: Failure) -> list[str]:
-    """42601 (what the guard's parser read but PostgreSQL did not), 42809: a list where
-    one array belongs (``= ANY('a', 'b')``), an array where a list belongs (``IN ARRAY[…]``)."""
-    tree = failure.tree
-    if tree is None:
-        return []
-    found = array_hint(tree) or _is_value(tree)
-    return [found] if found is not None else []
-
-
-_TRUTHS = {"true": "TRUE", "t": "TRUE", "1": "TRUE", "false": "FALSE", "f": "FALSE", "0": "FALSE"}
-
-
-def _is_value(tree: exp.Expr) -> str | None:
-    """``status IS 'paid'``: IS tests NULL, true and false only; values are compared with =."""
-    for node in tree.find_all(exp.Is):
-        value = node.expression
-        if not isinstance(value, exp.Literal):
-            continue
-        column, shown = node.this.sql(dialect="postgres"), value.sql(dialect="postgres")
-        negated = isinstance(node.parent, exp.Not)
-        truth = str(value.this).strip().lower()
-        if truth in _TRUTHS:
-            written = f"IS {'NOT ' if negated else ''}{_TRUTHS[truth]}"
-            return f"TRUE and FALSE are written without quotes: {column} {written}"
-        operator, distinct = (
-            ("<>", "IS DISTINCT FROM") if negated else ("=", "IS NOT DISTINCT FROM")
-        )
-        return (
-            f"IS only tests NULL, TRUE or FALSE: compare a value with {operator}, "
-            f"{column} {operator} {shown} (or {column} {distinct} {shown} to treat NULL as a value)"
-        )
-    return None
 
 
 RULES: dict[str, Rule] = {
@@ -409,6 +339,8 @@ RULES: dict[str, Rule] = {
     "42804": mismatch,
     "42601": syntax,
     "42809": syntax,
+    "22023": time_zone,
+    "0A000": unsupported,
 }
 
 

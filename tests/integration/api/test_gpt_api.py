@@ -260,7 +260,7 @@ def test_unknown_column_hint_names_the_closest_columns(gpt: TestClient) -> None:
     response = gpt.post("/query", json={"sql": "SELECT c.stauts FROM claims c"})
     error = error_of(response)
     assert error["code"] == "query_error" and error["sqlstate"] == "42703"
-    assert "did you mean claims.status?" in error["hint"]
+    assert "did you mean c.status?" in error["hint"]
     assert "claims has columns claim_id, policy_id" in error["hint"]
 
 

@@ -45,7 +45,7 @@ def hints(sql: str, sqlstate: str, message: str, at: str | None = None, *tables:
         ),
         (
             "SELECT c.stauts FROM claims AS c", "42703", "column c.stauts does not exist",
-            "c.stauts", (), "did you mean claims.status?",
+            "c.stauts", (), "did you mean c.status?",
         ),
         (
             "SELECT details.channel FROM claims", "42P01",
