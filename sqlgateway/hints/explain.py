@@ -39,6 +39,7 @@ from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_sta
 from sqlgateway.hints.failure import Failure
 from sqlgateway.hints.lists import array_hint_in
 from sqlgateway.hints.postgres import postgres_hints
+from sqlgateway.hints.syntax import with_item_in
 
 #: SQLSTATEs of PostgreSQL errors another dialect's reading may explain.
 _DIALECT_STATES = frozenset({"42601", "42883", "42703", "42P01", "22P02", "42804", "42704"})
@@ -97,8 +98,9 @@ def hints_for(
             hints.append(foreign)
     if isinstance(error, RejectedError) and catalog is not None and not hints:
         unknown = _unexposed_relation(error, catalog)
-        if unknown is not None:
-            hints.append(table_hint(unknown, catalog))
+        item = with_item_in(attempt.sql, unknown) if unknown is not None else None
+        if unknown is not None:  # a WITH item of the query read as a table: no table list
+            hints.append(item or table_hint(unknown, catalog))
     return list(dict.fromkeys(hint for hint in hints if hint))
 
 
