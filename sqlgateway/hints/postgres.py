@@ -319,8 +319,27 @@ def mismatch(failure: Failure) -> list[str]:
         joined = conditions_hint(failure.tree) if failure.tree is not None else None
         if joined is not None and message.startswith(("argument of OR", "argument of AND")):
             return [joined]
+        text = _text_as_condition(failure)
+        if text is not None:
+            return [text]
         return ["WHERE, HAVING and ON need a condition, e.g. col = 1 or col IS NOT NULL"]
     return []
+
+
+def _text_as_condition(failure: Failure) -> str | None:
+    """``WHERE details->>'injuries'``: a JSON key read as text where a condition belongs."""
+    tree = failure.tree
+    where = tree.find(exp.Where) if tree is not None else None
+    test = where.this if where is not None else None
+    while isinstance(test, exp.Paren):
+        test = test.this
+    if not isinstance(test, exp.JSONExtractScalar | exp.JSONBExtractScalar):
+        return None
+    access = test.sql(dialect="postgres").replace(" ->> ", "->>").replace(" -> ", "->")
+    return (
+        f"{access} is text, not a condition: for a JSON boolean write ({access})::boolean (or "
+        f"{access} = 'true'); to test that the key is there, {access} IS NOT NULL"
+    )
 
 
 RULES: dict[str, Rule] = {

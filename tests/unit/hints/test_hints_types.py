@@ -98,3 +98,19 @@ def test_functions_on_other_types_keep_the_cast_hint() -> None:
         "42883", "function trunc(text, integer) does not exist", "trunc",
     )  # fmt: skip
     assert said.startswith("cast the arguments of trunc()")
+
+
+def test_a_json_key_where_a_condition_belongs_names_the_cast() -> None:
+    said = hints(
+        "SELECT COUNT(*) FROM claims WHERE details ->> 'injuries'",
+        "42804", "argument of WHERE must be type boolean, not type text", "details",
+    )  # fmt: skip
+    assert said.startswith(
+        "details->>'injuries' is text, not a condition: for a JSON boolean write "
+        "(details->>'injuries')::boolean"
+    )
+    plain = hints(
+        "SELECT COUNT(*) FROM claims WHERE description",
+        "42804", "argument of WHERE must be type boolean, not type text", "description",
+    )  # fmt: skip
+    assert plain.startswith("WHERE, HAVING and ON need a condition")
