@@ -138,7 +138,7 @@ def reformat(
     value: str, accepts: Callable[[str], bool], examples: Sequence[str] = ()
 ) -> str | None:
     """A spelling of `value` that `accepts`: another letter case, digits padded with zeros,
-    a dash between letters and digits, or the digits put into an example's place."""
+    a dash between letters and digits, or its one number put into an example's place."""
     candidates: list[str] = []
     for cased in dict.fromkeys((value, value.upper(), value.lower(), value.strip())):
         dashed = re.sub(r"(?<=[A-Za-z])(?=[0-9])", "-", cased)
@@ -152,7 +152,10 @@ def reformat(
                     candidates.append(
                         base[: last.start()] + digits.zfill(width) + base[last.end() :]
                     )
-    digits = "".join(_DIGITS.findall(value))
+    runs_written = _DIGITS.findall(value)
+    # one number put into an example's place; several ('CLM-2025-000123') joined would be
+    # an id nobody wrote
+    digits = runs_written[0] if len(runs_written) == 1 else ""
     if digits:
         for example in examples:
             runs = list(_DIGITS.finditer(example))

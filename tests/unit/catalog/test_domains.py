@@ -128,6 +128,9 @@ def test_shapes_cases_and_reformatting() -> None:
     assert case_of("McDonald's van Dyke") is None and case_of("42") is None
     assert reformat("clm 7", lambda v: v == "CLM-0000007", ("CLM-0000001",)) == "CLM-0000007"
     assert reformat("abc", lambda v: False) is None
+    # several numbers are not joined into an id nobody wrote
+    pattern = Domain(pattern="^CLM-[0-9]{7,}$", examples=("CLM-0000001",))
+    assert reformat("CLM-2025-000123", pattern.accepts, pattern.examples) is None
     assert ranked_values("Paid", ("submitted", "paid", "denied"))[0] == "paid"
     pattern = like_regex("a\\%b_%", False)
     assert pattern is not None and pattern.fullmatch("a%bcdef") and not pattern.fullmatch("abcd")
