@@ -9,7 +9,8 @@ A few habits sqlglot leaves as written (or writes wrongly) are rewritten on the 
 ``+`` between strings becomes ``||``, JSON access is written with ``->``/``->>`` (which work on
 ``jsonb`` too, json_access.py), Oracle's truncation units (``TRUNC(d, 'MM')``) become
 PostgreSQL's (``DATE_TRUNC('month', d)``), and ``TO_DATE(ts, 'YYYY-MM-DD')`` of a value that is
-not a string becomes a cast to date.
+not a string becomes a cast to date; DuckDB's ``ARG_MAX(x, y)`` (Snowflake's ``MAX_BY``) becomes
+``(ARRAY_AGG(x ORDER BY y DESC NULLS LAST))[1]``.
 
 >>> to_postgres("SELECT TOP 3 claim_id FROM claims", "tsql")
 'SELECT claim_id FROM claims LIMIT 3'
@@ -148,7 +149,8 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     json = has_json_access(tree)
     units = any(_trunc_unit(t, dialect) for t in tree.find_all(exp.DateTrunc))
     to_date = any(_iso_date_of_value(n) for n in tree.find_all(*_TO_DATE))
-    if not (rownum or dual or plus or json or units or to_date):
+    by = any(not n.args.get("count") for n in tree.find_all(exp.ArgMax, exp.ArgMin))
+    if not (rownum or dual or plus or json or units or to_date or by):
         return tree
     tree = tree.copy()
     for select in list(tree.find_all(exp.Select)):
@@ -171,6 +173,9 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     for node in list(tree.find_all(*_TO_DATE)):
         if _iso_date_of_value(node):
             node.replace(exp.Cast(this=node.this, to=exp.DataType.build("date")))
+    for arg in list(tree.find_all(exp.ArgMax, exp.ArgMin)):
+        if not arg.args.get("count"):
+            arg.replace(_first_by(arg.this, arg.expression, last=isinstance(arg, exp.ArgMax)))
     return rewrite_json_access(tree) if json else tree
 
 
@@ -201,6 +206,14 @@ def _trunc_unit(trunc: exp.DateTrunc, dialect: str) -> str | None:
         return None
     units = _ORACLE_TRUNC_UNITS if dialect == "oracle" else _TRUNC_UNITS
     return units.get(unit.name.upper())
+
+
+def _first_by(value: exp.Expr, key: exp.Expr, *, last: bool) -> exp.Expr:
+    """``(ARRAY_AGG(value ORDER BY key DESC NULLS LAST))[1]``: the value at the greatest key
+    (`last`) or at the least, as ARG_MAX/ARG_MIN, MAX_BY/MIN_BY give it."""
+    ordered = exp.Ordered(this=key, desc=last, nulls_first=False)
+    aggregate = exp.ArrayAgg(this=exp.Order(this=value, expressions=[ordered]))
+    return exp.Bracket(this=exp.Paren(this=aggregate), expressions=[exp.Literal.number(0)])
 
 
 def _iso_date_of_value(node: exp.Expr) -> bool:
