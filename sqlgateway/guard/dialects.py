@@ -146,7 +146,8 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     plus = dialect == "tsql" and any(
         _stringy(a.this) or _stringy(a.expression) for a in tree.find_all(exp.Add)
     )
-    json = has_json_access(tree)
+    brackets = dialect in _JSON_BRACKETS
+    json = has_json_access(tree, brackets=brackets)
     units = any(_trunc_unit(t, dialect) for t in tree.find_all(exp.DateTrunc))
     to_date = any(_iso_date_of_value(n) for n in tree.find_all(*_TO_DATE))
     by = any(not n.args.get("count") for n in tree.find_all(exp.ArgMax, exp.ArgMin))
@@ -176,9 +177,12 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     for arg in list(tree.find_all(exp.ArgMax, exp.ArgMin)):
         if not arg.args.get("count"):
             arg.replace(_first_by(arg.this, arg.expression, last=isinstance(arg, exp.ArgMax)))
-    return rewrite_json_access(tree) if json else tree
+    return rewrite_json_access(tree, brackets=brackets) if json else tree
 
 
+#: Dialects where ``doc['key']`` reads JSON (PostgreSQL's jsonb subscript keeps the quotes
+#: of a string when cast to text, and json has none).
+_JSON_BRACKETS = frozenset({"snowflake", "bigquery"})
 #: Truncation units of Oracle (``TRUNC(d, 'MM')``) and others (Snowflake's
 #: ``DATE_TRUNC('MM', d)``) that PostgreSQL's date_trunc does not know, with its own.
 _TRUNC_UNITS = {

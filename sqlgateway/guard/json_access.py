@@ -36,13 +36,22 @@ _TEXT_TYPES = frozenset(
 )
 
 
-def has_json_access(tree: exp.Expr) -> bool:
-    """Whether `tree` extracts from JSON in a way `rewrite_json_access` writes anew."""
+def has_json_access(tree: exp.Expr, *, brackets: bool = False) -> bool:
+    """Whether `tree` extracts from JSON in a way `rewrite_json_access` writes anew
+    (`brackets`: ``doc['key']`` is JSON access too, as in Snowflake and BigQuery)."""
+    if brackets and any(_bracket_key(node) is not None for node in tree.find_all(exp.Bracket)):
+        return True
     return any(_steps(node) is not None for node in tree.find_all(*_EXTRACTS))
 
 
-def rewrite_json_access(tree: exp.Expr) -> exp.Expr:
+def rewrite_json_access(tree: exp.Expr, *, brackets: bool = False) -> exp.Expr:
     """`tree` (changed in place) with its JSON extractions written as ``->``/``->>``."""
+    if brackets:
+        for bracket in reversed(list(tree.find_all(exp.Bracket))):
+            key = _bracket_key(bracket)
+            if key is not None:
+                path = exp.JSONPath(expressions=[exp.JSONPathRoot(), exp.JSONPathKey(this=key)])
+                bracket.replace(exp.JSONExtract(this=bracket.this, expression=path))
     for call in list(tree.find_all(exp.Anonymous)):
         _unquote(call)
     for value in list(tree.find_all(exp.JSONValue)):
@@ -76,6 +85,14 @@ def _steps(node: exp.Expr) -> list[str | int] | None:
             return None
         steps.append(key)
     return steps
+
+
+def _bracket_key(node: exp.Bracket) -> str | None:
+    """The key of ``doc['key']`` (one string: an array's index is left as written)."""
+    keys = node.expressions
+    if len(keys) == 1 and isinstance(keys[0], exp.Literal) and keys[0].is_string:
+        return str(keys[0].this)
+    return None
 
 
 def _arrows(this: exp.Expr, steps: list[str | int], *, text: bool) -> exp.Expr:

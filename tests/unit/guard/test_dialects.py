@@ -81,6 +81,11 @@ def test_habits_sqlglot_keeps_are_rewritten(dialect: str, sql: str, expected: st
          "SELECT details -> 'vehicle' ->> 'make' FROM claims"),
         ("snowflake", "SELECT details:vehicle:model_year::int FROM claims",
          "SELECT CAST(details -> 'vehicle' ->> 'model_year' AS INT) FROM claims"),
+        ("snowflake", "SELECT details['vehicle']['make']::string FROM claims",
+         "SELECT details -> 'vehicle' ->> 'make' FROM claims"),
+        ("bigquery", "SELECT 1 FROM claims WHERE details['injuries'] = true",
+         "SELECT 1 FROM claims WHERE CAST(details ->> 'injuries' AS BOOLEAN) = TRUE"),
+        ("duckdb", "SELECT s['k'] FROM t", "SELECT s['k'] FROM t"),  # a struct's field
         # JSON stays JSON (->), array indexes are numbers
         ("mysql", "SELECT JSON_EXTRACT(details, '$.vehicle') FROM claims",
          "SELECT details -> 'vehicle' FROM claims"),
