@@ -176,9 +176,7 @@ def _compared_with(node: exp.Expr, parent: exp.Expr | None) -> list[exp.Expr]:
 def _literal(node: exp.Expr | None) -> bool:
     if isinstance(node, exp.Neg):
         node = node.this
-    return isinstance(node, exp.Boolean) or (
-        isinstance(node, exp.Literal) and not isinstance(node.parent, exp.Interval)
-    )
+    return isinstance(node, exp.Boolean | exp.Literal)
 
 
 def _value_type(literals: list[exp.Expr]) -> str | None:
