@@ -4,9 +4,13 @@ Pure. sqlglot reads the text in the source dialect and writes PostgreSQL; anythi
 express in PostgreSQL is refused rather than approximated. The guard then checks the
 transpiled text like any other, so a dialect never widens what may run.
 
-A few habits sqlglot leaves as written are rewritten on the way (`_HABITS`): Oracle's
-``WHERE ROWNUM <= n`` becomes ``LIMIT n``, ``FROM dual`` goes, and T-SQL's ``+`` between
-strings becomes ``||``.
+A few habits sqlglot leaves as written (or writes wrongly) are rewritten on the way
+(`_habits`): Oracle's ``WHERE ROWNUM <= n`` becomes ``LIMIT n``, ``FROM dual`` goes, T-SQL's
+``+`` between strings becomes ``||``, JSON access is written with ``->``/``->>`` (which work on
+``jsonb`` too, json_access.py), Oracle's truncation units (``TRUNC(d, 'MM')``) become
+PostgreSQL's (``DATE_TRUNC('month', d)``), and ``TO_DATE(ts, 'YYYY-MM-DD')`` of a value that is
+not a string becomes a cast to date; DuckDB's ``ARG_MAX(x, y)`` (Snowflake's ``MAX_BY``) becomes
+``(ARRAY_AGG(x ORDER BY y DESC NULLS LAST))[1]``.
 
 >>> to_postgres("SELECT TOP 3 claim_id FROM claims", "tsql")
 'SELECT claim_id FROM claims LIMIT 3'
@@ -24,6 +28,7 @@ from sqlglot.errors import ErrorLevel, ParseError, TokenError, UnsupportedError
 from sqlglot.tokens import Tokenizer
 
 from sqlgateway.errors import GuardError, RejectedError
+from sqlgateway.guard.json_access import has_json_access, rewrite_json_access
 from sqlgateway.guard.parse import MAX_NODES_BASE, MAX_NODES_PER_TOKEN
 from sqlgateway.guard.syntax import clean_problem, syntax_error
 
@@ -141,7 +146,12 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     plus = dialect == "tsql" and any(
         _stringy(a.this) or _stringy(a.expression) for a in tree.find_all(exp.Add)
     )
-    if not (rownum or dual or plus):
+    brackets = dialect in _JSON_BRACKETS
+    json = has_json_access(tree, brackets=brackets)
+    units = any(_trunc_unit(t, dialect) for t in tree.find_all(exp.DateTrunc))
+    to_date = any(_iso_date_of_value(n) for n in tree.find_all(*_TO_DATE))
+    by = any(not n.args.get("count") for n in tree.find_all(exp.ArgMax, exp.ArgMin))
+    if not (rownum or dual or plus or json or units or to_date or by):
         return tree
     tree = tree.copy()
     for select in list(tree.find_all(exp.Select)):
@@ -157,7 +167,68 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
         for add in reversed(list(tree.find_all(exp.Add))):
             if _stringy(add.this) or _stringy(add.expression):
                 add.replace(exp.DPipe(this=add.this, expression=add.expression, safe=True))
-    return tree
+    for trunc in list(tree.find_all(exp.DateTrunc)):
+        unit = _trunc_unit(trunc, dialect)
+        if unit is not None:
+            trunc.set("unit", exp.Literal.string(unit))
+    for node in list(tree.find_all(*_TO_DATE)):
+        if _iso_date_of_value(node):
+            node.replace(exp.Cast(this=node.this, to=exp.DataType.build("date")))
+    for arg in list(tree.find_all(exp.ArgMax, exp.ArgMin)):
+        if not arg.args.get("count"):
+            arg.replace(_first_by(arg.this, arg.expression, last=isinstance(arg, exp.ArgMax)))
+    return rewrite_json_access(tree, brackets=brackets) if json else tree
+
+
+#: Dialects where ``doc['key']`` reads JSON (PostgreSQL's jsonb subscript keeps the quotes
+#: of a string when cast to text, and json has none).
+_JSON_BRACKETS = frozenset({"snowflake", "bigquery"})
+#: Truncation units of Oracle (``TRUNC(d, 'MM')``) and others (Snowflake's
+#: ``DATE_TRUNC('MM', d)``) that PostgreSQL's date_trunc does not know, with its own.
+_TRUNC_UNITS = {
+    **dict.fromkeys(("MM", "RM"), "month"),
+    **dict.fromkeys(("Q",), "quarter"),
+    **dict.fromkeys(("YYYY", "SYYYY", "YYY", "YY", "SYEAR"), "year"),
+    **dict.fromkeys(("DD", "DDD", "J"), "day"),
+    **dict.fromkeys(("HH", "HH12", "HH24"), "hour"),
+    **dict.fromkeys(("MI",), "minute"),
+    **dict.fromkeys(("IW",), "week"),
+    **dict.fromkeys(("CC", "SCC"), "century"),
+}
+#: Oracle's: ``D``, ``DY``, ``DAY`` truncate to the first day of the week, not to the day.
+_ORACLE_TRUNC_UNITS = {**_TRUNC_UNITS, **dict.fromkeys(("D", "DY", "DAY"), "week")}
+#: Parsing a date from text: Oracle's and Snowflake's TO_DATE, MySQL's STR_TO_DATE.
+_TO_DATE = (exp.StrToDate, exp.TsOrDsToDate)
+
+
+def _trunc_unit(trunc: exp.DateTrunc, dialect: str) -> str | None:
+    """PostgreSQL's name of `trunc`'s unit when it does not know the one written."""
+    unit = trunc.args.get("unit")
+    if not isinstance(unit, exp.Literal | exp.Var) or (
+        isinstance(unit, exp.Literal) and not unit.is_string
+    ):
+        return None
+    units = _ORACLE_TRUNC_UNITS if dialect == "oracle" else _TRUNC_UNITS
+    return units.get(unit.name.upper())
+
+
+def _first_by(value: exp.Expr, key: exp.Expr, *, last: bool) -> exp.Expr:
+    """``(ARRAY_AGG(value ORDER BY key DESC NULLS LAST))[1]``: the value at the greatest key
+    (`last`) or at the least, as ARG_MAX/ARG_MIN, MAX_BY/MIN_BY give it."""
+    ordered = exp.Ordered(this=key, desc=last, nulls_first=False)
+    aggregate = exp.ArrayAgg(this=exp.Order(this=value, expressions=[ordered]))
+    return exp.Bracket(this=exp.Paren(this=aggregate), expressions=[exp.Literal.number(0)])
+
+
+def _iso_date_of_value(node: exp.Expr) -> bool:
+    """``TO_DATE(x, 'YYYY-MM-DD')`` of anything but a string literal: PostgreSQL's to_date
+    takes text only, and a timestamp (or an ISO date in text) is a cast to date."""
+    value, format_ = node.this, node.args.get("format")
+    return (
+        isinstance(format_, exp.Literal)
+        and format_.this == "%Y-%m-%d"
+        and not (isinstance(value, exp.Literal) and value.is_string)
+    )
 
 
 def _conjuncts(node: exp.Expr) -> list[exp.Expr]:

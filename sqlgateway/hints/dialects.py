@@ -29,6 +29,20 @@ from sqlgateway.errors import GuardError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, DIALECTS, to_postgres
 from sqlgateway.guard.parse import scan
+from sqlgateway.hints.foreign import foreign_column_hint, foreign_function_hint
+
+__all__ = [
+    "MAX_SHOWN_SQL_CHARS",
+    "MAX_SNIFF_CHARS",
+    "SNIFF_BUDGET_S",
+    "Translation",
+    "foreign_column_hint",  # re-exported: hints/foreign.py is their home
+    "foreign_function_hint",
+    "likely_dialects",
+    "search_hint",
+    "sniff",
+    "translation_hint",
+]
 
 #: Longest text tried in other dialects (a first attempt is a few hundred characters).
 MAX_SNIFF_CHARS = 3_000
@@ -62,6 +76,9 @@ _CUES: dict[str, frozenset[str]] = {
             "datefromparts",
             "format",
             "'+",
+            "json_value",
+            "json_query",
+            "newid",
         ]
     ),
     "mysql": frozenset(
@@ -81,6 +98,9 @@ _CUES: dict[str, frozenset[str]] = {
             "str_to_date",
             "limit,",
             "div",
+            "json_extract",
+            "json_unquote",
+            "rand",
         ]
     ),
     "oracle": frozenset(
@@ -96,18 +116,74 @@ _CUES: dict[str, frozenset[str]] = {
             "minus",
             "add_months",
             "months_between",
+            "trunc",
+            "to_date",
+            "median",
+            "json_value",
         ]
     ),
-    "sqlite": frozenset(["strftime", "julianday", "datetime", "ifnull", "glob"]),
+    "sqlite": frozenset(["strftime", "julianday", "datetime", "ifnull", "glob", "json_extract"]),
     "snowflake": frozenset(
-        ["iff", "dateadd", "datediff", "zeroifnull", "nvl", "listagg", "to_varchar"]
+        [
+            "iff",
+            "dateadd",
+            "datediff",
+            "zeroifnull",
+            "nvl",
+            "listagg",
+            "to_varchar",
+            "convert_timezone",
+            "qualify",
+            "median",
+            "max_by",
+            "min_by",
+            "div0",
+            "try_to_number",
+            "parse_json",
+            ":",
+        ]
     ),
     "bigquery": frozenset(
-        ["`", "safe_cast", "date_sub", "timestamp_sub", "format_date", "countif", "date_diff"]
+        [
+            "`",
+            "safe_cast",
+            "date_sub",
+            "timestamp_sub",
+            "format_date",
+            "countif",
+            "date_diff",
+            "json_extract_scalar",
+            "json_value",
+            "json_query",
+            "timestamp_trunc",
+            "datetime_trunc",
+            "timestamp_diff",
+            "format_timestamp",
+            "parse_date",
+            "safe_divide",
+            "qualify",
+        ]
     ),
-    "duckdb": frozenset(["epoch_ms", "list_aggregate"]),
+    "duckdb": frozenset(
+        [
+            "epoch_ms",
+            "list_aggregate",
+            "qualify",
+            "median",
+            "arg_max",
+            "arg_min",
+            "max_by",
+            "min_by",
+            "json_extract_string",
+        ]
+    ),
 }
-_WORDS = re.compile(r"limit\s+[^\s,]+\s*,|array\s*\[|[a-z_][a-z0-9_]*|[\[`]|'\s*\+|\+\s*'")
+#: Words, ``LIMIT a,`` and ``ARRAY [``, brackets and backticks, ``'+``, and Snowflake's
+#: ``col:key`` (not PostgreSQL's ``::`` cast).
+_WORDS = re.compile(
+    r"limit\s+[^\s,]+\s*,|array\s*\[|[a-z_][a-z0-9_]*:(?=[a-z_\"])|[a-z_][a-z0-9_]*"
+    r"|[\[`]|'\s*\+|\+\s*'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +207,8 @@ def _cue(word: str) -> str:
         return "limit,"
     if "+" in word:
         return "'+"
+    if word.endswith(":"):
+        return ":"
     return word
 
 
@@ -195,100 +273,6 @@ def translation_hint(found: Translation) -> str:
         f"this reads as {found.dialect} SQL: resend the same text with "
         f'"dialect": "{found.dialect}", or write it in PostgreSQL as: {shown}'
     )
-
-
-#: Functions of other dialects a translation keeps as they are (sqlglot cannot say what they
-#: are in PostgreSQL, or the dialect was not recognised), with their PostgreSQL spelling.
-FOREIGN_FUNCTIONS: dict[str, str] = {
-    "timestampdiff": "extract(epoch FROM later - earlier) / 86400 (days), or later::date - "
-    "earlier::date",
-    "datediff": "later::date - earlier::date (days), or extract(epoch FROM later - earlier) / 3600 "
-    "(hours)",
-    "dateadd": "ts + interval '30 days' (or - interval '1 month')",
-    "timestampadd": "ts + interval '1 day'",
-    "date_add": "ts + interval '30 days'",
-    "date_sub": "ts - interval '30 days'",
-    "adddate": "ts + interval '30 days'",
-    "subdate": "ts - interval '30 days'",
-    "getdate": "now() (or current_date)",
-    "getutcdate": "now()",
-    "sysdate": "now()",
-    "sysdatetime": "now()",
-    "isnull": "coalesce(x, 0)",
-    "ifnull": "coalesce(x, 0)",
-    "nvl": "coalesce(x, 0)",
-    "zeroifnull": "coalesce(x, 0)",
-    "nvl2": "CASE WHEN x IS NOT NULL THEN a ELSE b END",
-    "iif": "CASE WHEN condition THEN a ELSE b END",
-    "iff": "CASE WHEN condition THEN a ELSE b END",
-    "decode": "CASE x WHEN a THEN b ELSE c END",
-    "len": "length(x)",
-    "year": "extract(year FROM ts)",
-    "month": "extract(month FROM ts)",
-    "day": "extract(day FROM ts)",
-    "quarter": "extract(quarter FROM ts)",
-    "weekday": "extract(dow FROM ts)",
-    "dayofweek": "extract(dow FROM ts)",
-    "datepart": "extract(year FROM ts) (or month, day, hour…)",
-    "datename": "to_char(ts, 'Month') (or 'Day')",
-    "strftime": "to_char(ts, 'YYYY-MM')",
-    "date_format": "to_char(ts, 'YYYY-MM')",
-    "format_date": "to_char(ts, 'YYYY-MM')",
-    "curdate": "current_date",
-    "curtime": "current_time(0)",
-    "today": "current_date",
-    "group_concat": "string_agg(x, ', ')",
-    "listagg": "string_agg(x, ', ')",
-    "charindex": "strpos(text, 'part')",
-    "instr": "strpos(text, 'part')",
-    "locate": "strpos(text, 'part')",
-    "substring_index": "split_part(text, 'delimiter', n)",
-    "ucase": "upper(x)",
-    "lcase": "lower(x)",
-    "rand": "random()",
-    "julianday": "extract(epoch FROM ts) / 86400",
-    "unix_timestamp": "extract(epoch FROM ts)",
-    "from_unixtime": "to_timestamp(seconds)",
-    "str_to_date": "to_date('2025-01-31', 'YYYY-MM-DD')",
-    "last_day": "(date_trunc('month', d) + interval '1 month - 1 day')::date",
-    "eomonth": "(date_trunc('month', d) + interval '1 month - 1 day')::date",
-    "add_months": "d + interval '3 months'",
-    "months_between": "extract(year FROM age(b, a)) * 12 + extract(month FROM age(b, a))",
-    "median": "percentile_cont(0.5) WITHIN GROUP (ORDER BY x)",
-    "stdev": "stddev(x)",
-    "countif": "count(*) FILTER (WHERE condition)",
-    "safe_divide": "x / NULLIF(y, 0)",
-    "try_cast": "CAST(x AS type)",
-    "safe_cast": "CAST(x AS type)",
-    "top": "ORDER BY … LIMIT n at the end of the query",
-    "convert": "CAST(x AS type), or to_char(ts, 'YYYY-MM-DD') for text",
-    "datetime": "now(), or timestamp '2025-01-31 12:00:00'",
-    "newid": "random() (to shuffle: ORDER BY random())",
-}
-
-
-#: Pseudo-columns of other dialects, which PostgreSQL reads as unknown columns.
-FOREIGN_COLUMNS: dict[str, str] = {
-    "rownum": "ORDER BY … LIMIT n at the end of the query instead of ROWNUM <= n",
-    "sysdate": "now() (or current_date)",
-    "systimestamp": "now()",
-    "getdate": "now()",
-    "rowid": "the table's primary key",
-}
-
-
-def foreign_column_hint(name: str) -> str | None:
-    """``PostgreSQL has no rownum: write …`` for another dialect's pseudo-column."""
-    spelling = FOREIGN_COLUMNS.get(name.lower())
-    return None if spelling is None else f"PostgreSQL has no {name.lower()}: write {spelling}"
-
-
-def foreign_function_hint(name: str) -> str | None:
-    """``PostgreSQL has no isnull(): write coalesce(x, 0)`` for a known foreign function."""
-    spelling = FOREIGN_FUNCTIONS.get(name.lower())
-    if spelling is None:
-        return None
-    return f"PostgreSQL has no {name.lower()}(): write {spelling}"
 
 
 #: Substring and full-text searches of other dialects: ``CONTAINS(col, 'x')`` (T-SQL,
