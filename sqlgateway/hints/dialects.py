@@ -29,15 +29,12 @@ from sqlgateway.errors import GuardError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, DIALECTS, to_postgres
 from sqlgateway.guard.parse import scan
-from sqlgateway.hints.foreign import foreign_column_hint, foreign_function_hint
 
 __all__ = [
     "MAX_SHOWN_SQL_CHARS",
     "MAX_SNIFF_CHARS",
     "SNIFF_BUDGET_S",
     "Translation",
-    "foreign_column_hint",  # re-exported: hints/foreign.py is their home
-    "foreign_function_hint",
     "likely_dialects",
     "search_hint",
     "sniff",

@@ -29,14 +29,10 @@ from sqlgateway.catalog.suggest import table_hint
 from sqlgateway.errors import GatewayError, QueryError, RejectedError, SQLSyntaxError
 from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT
-from sqlgateway.hints.dialects import (
-    foreign_function_hint,
-    search_hint,
-    sniff,
-    translation_hint,
-)
+from sqlgateway.hints.dialects import search_hint, sniff, translation_hint
 from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_statements_hint
 from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.foreign import foreign_function_hint
 from sqlgateway.hints.lists import array_hint_in
 from sqlgateway.hints.postgres import postgres_hints
 from sqlgateway.hints.syntax import with_item_in

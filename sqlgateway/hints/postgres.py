@@ -26,8 +26,8 @@ from sqlgateway.catalog.suggest import (
 )
 from sqlgateway.guard.literals import sources
 from sqlgateway.guard.names import fold
-from sqlgateway.hints.dialects import foreign_column_hint
 from sqlgateway.hints.failure import Failure, Rule
+from sqlgateway.hints.foreign import foreign_column_hint
 from sqlgateway.hints.lists import conditions_hint
 from sqlgateway.hints.syntax import (
     interval_hint,

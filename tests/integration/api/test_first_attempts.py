@@ -35,7 +35,7 @@ def gpt(demo: DemoDatabase) -> Iterator[TestClient]:
 
 def test_the_corpus_is_large_and_covers_every_family() -> None:
     assert len(ENTRIES) >= 150
-    assert len({entry["sql"] for entry in ENTRIES}) == len(ENTRIES)
+    assert len({(entry["sql"], entry.get("dialect")) for entry in ENTRIES}) == len(ENTRIES)
     assert {entry["family"] for entry in ENTRIES} >= {
         "dialect",
         "values",
