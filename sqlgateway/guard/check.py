@@ -40,10 +40,13 @@ from sqlgateway.errors import GuardError, RejectedError
 from sqlgateway.guard.functions import FUNCTION_NODES, check_function
 from sqlgateway.guard.literals import (
     COMPARISON_NODES,
+    KEY_READS,
     NULL_NOTE,
+    PATH_TEXT,
     Found,
     compared,
     compares_with_null,
+    read_key,
     resolve,
 )
 from sqlgateway.guard.nodes import ALLOWED_NODES, NODE_CHECKS, refuse_node
@@ -75,7 +78,7 @@ _PLAIN_STRING_TOKENS = frozenset(
 )
 
 #: Allowed nodes the walk notes for the answer (comparisons, stars), checking nothing.
-_NOTED_NODES = COMPARISON_NODES | {exp.Star} | PITFALL_NODES
+_NOTED_NODES = COMPARISON_NODES | {exp.Star} | PITFALL_NODES | KEY_READS
 #: Allowed nodes that need no further look.
 _PLAIN_NODES = ALLOWED_NODES - NODE_CHECKS.keys() - FUNCTION_NODES - {exp.Table} - _NOTED_NODES
 #: Text that may hold a spelling reinterpret.py knows (the token scan confirms it).
@@ -186,7 +189,14 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
                 tables.add(relation)
                 walk.relation_of[id(node)] = relation
         elif kind in FUNCTION_NODES:
-            functions.add(check_function(node, policy))
+            name = check_function(node, policy)
+            functions.add(name)
+            if name in PATH_TEXT and (read := read_key(node)) is not None:
+                walk.compared.append((node, read))
+        elif kind in KEY_READS:
+            read = read_key(node)
+            if read is not None:
+                walk.compared.append((node, read))
         elif kind is exp.Parameter and policy.bind_parameters:
             check_parameter(node, policy.bind_parameters)
         elif kind is exp.Star:

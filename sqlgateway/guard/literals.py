@@ -141,6 +141,29 @@ def compared(node: exp.Expr) -> Found | None:
     return target, "=" if equal else "<>", (value,), False
 
 
+#: Node classes that read a JSON key as text (``details->>'channel'``), which the walk hands
+#: to `read_key` wherever they are (the function form, jsonb_extract_path_text, comes as a
+#: call: PATH_TEXT).
+KEY_READS: frozenset[type[exp.Expr]] = frozenset({exp.JSONExtractScalar, exp.JSONBExtractScalar})
+
+
+def read_key(node: exp.Expr) -> Found | None:
+    """``col->>'key'`` (or ``#>>``, ``jsonb_extract_path_text``) of a column, anywhere in the
+    statement: the notice says when the key is a documented one misspelt, whose reads are
+    NULL on every row."""
+    target = _target(node)
+    if target is None or not target.key:
+        return None
+    outer = node.parent
+    while isinstance(outer, exp.Paren | exp.Cast) or (
+        isinstance(outer, exp.Anonymous) and str(outer.this).lower() in _APPLIED
+    ):
+        outer = outer.parent
+    if outer is not None and type(outer) in COMPARISON_NODES and compared(outer) is not None:
+        return None  # compared with literals: the comparison is noted, key and all
+    return target, "->>", (), False
+
+
 def _not_in_select(node: exp.In) -> Found | None:
     """``x NOT IN (SELECT col FROM t …)``: the subquery's column, unless the subquery already
     keeps its NULLs out (``WHERE col IS NOT NULL``)."""
@@ -241,7 +264,7 @@ def _target(node: exp.Expr | None) -> Target | None:
         if found is None:
             return None
         node, key = found
-    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in _PATH_TEXT:
+    elif isinstance(node, exp.Anonymous) and str(node.this).lower() in PATH_TEXT:
         # jsonb_extract_path_text(col, 'vehicle', 'make'): col #>> '{vehicle,make}'
         steps = [_string(step) for step in node.expressions[1:]]
         if not steps or len(steps) > _MAX_KEY_DEPTH or None in steps:
@@ -253,8 +276,10 @@ def _target(node: exp.Expr | None) -> Target | None:
 
 
 #: The functions that read the text at a path of keys, as ``#>>`` does.
-_PATH_TEXT = frozenset({"json_extract_path_text", "jsonb_extract_path_text"})
+PATH_TEXT = frozenset({"json_extract_path_text", "jsonb_extract_path_text"})
 _JSON_STEPS = (exp.JSONExtract, exp.JSONBExtract, exp.JSONExtractScalar, exp.JSONBExtractScalar)
+#: The steps that take a path of keys, ``#>`` and ``#>>`` (the others take one key).
+_PATH_STEPS = (exp.JSONBExtract, exp.JSONBExtractScalar)
 _MAX_KEY_DEPTH = 8
 
 
@@ -263,7 +288,7 @@ def _json_key(node: exp.Expr) -> tuple[exp.Expr, tuple[str, ...]] | None:
     a step is not a constant key (an array index, an expression)."""
     path: list[str] = []
     while isinstance(node, _JSON_STEPS):
-        keys = _json_path_keys(node.expression)
+        keys = _json_path_keys(node.expression, path=isinstance(node, _PATH_STEPS))
         if keys is None or len(path) + len(keys) > _MAX_KEY_DEPTH:
             return None
         path[:0] = keys
@@ -271,7 +296,9 @@ def _json_key(node: exp.Expr) -> tuple[exp.Expr, tuple[str, ...]] | None:
     return (node, tuple(path)) if path else None
 
 
-def _json_path_keys(step: exp.Expr | None) -> list[str] | None:
+def _json_path_keys(step: exp.Expr | None, *, path: bool) -> list[str] | None:
+    """The keys one step reads: a key (``->``, ``->>``: sqlglot keeps it as a JSON path, or
+    as the string when dollar-quoted) or a path of keys (``#>``, ``#>>``: ``'{a,b}'``)."""
     if isinstance(step, exp.JSONPath):
         parts = [part for part in step.expressions if not isinstance(part, exp.JSONPathRoot)]
         if parts and all(isinstance(part, exp.JSONPathKey) for part in parts):
@@ -279,6 +306,8 @@ def _json_path_keys(step: exp.Expr | None) -> list[str] | None:
             return keys if all(isinstance(key, str) for key in keys) else None
         return None
     text = _string(step)
+    if text is not None and not path:  # -> $$key$$
+        return [text] if text else None
     if text is not None and text.startswith("{") and text.endswith("}"):  # #>> '{a,b}'
         keys = [key.strip() for key in text[1:-1].split(",")]
         return keys if all(key and not key.isdigit() and '"' not in key for key in keys) else None

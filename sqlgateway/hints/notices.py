@@ -116,7 +116,7 @@ def comparison_notices(comparisons: Iterable[Comparison], catalog: Catalog) -> l
         if notice == "":  # not seen yet (None: seen, nothing to say)
             notice = _notice(comparison, table, column, catalog)
             remembered[comparison] = notice
-        if notice is not None:
+        if notice is not None and notice not in notices:  # a key read twice
             notices.append(notice)
             if len(notices) >= MAX_REPORTED:
                 break
@@ -132,6 +132,8 @@ def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Cat
         key = column.key(comparison.key)
         if key is None:
             return unknown_key_notice(comparison, table, column)
+        if comparison.operator == "->>":
+            return None  # a documented key, read
         if key.domain is JSON_BOOLEAN and not comparison.applied:
             return json_boolean_notice(comparison, table)
         column = key
@@ -182,9 +184,10 @@ def unknown_key_notice(comparison: Comparison, table: str, column: ColumnInfo) -
         return None
     wanted = ".".join(comparison.key)
     fix = json_access(comparison.column, meant.split("."))
+    outcome = "on every row" if comparison.operator == "->>" else "which matches no row"
     return (
         f"{subject(comparison, table)}: {_missing_key(wanted, meant, column)}, and ->> of a "
-        f"key that is not there is NULL, which matches no row: did you mean {fix}? "
+        f"key that is not there is NULL, {outcome}: did you mean {fix}? "
         f"(documented keys: {', '.join(key.name for key in column.keys[:12])})"
     )
 
@@ -222,6 +225,10 @@ def documented_key(path: Sequence[str], column: ColumnInfo) -> str | None:
     names = [key.name for key in column.keys]
     if wanted in names:
         return wanted
+    if ".".join(path) != wanted and any(n.startswith(f"{wanted}.") for n in names):
+        return wanted  # '$.vehicle': the object that holds documented keys
+    if any(name.startswith(f"{'.'.join(path)}.") for name in names):
+        return None  # an object holding documented keys (details->>'vehicle'), read whole
     last = wanted.rpartition(".")[2].lower()
     for name in ranked_values(wanted, names)[:3]:
         own = name.rpartition(".")[2].lower()

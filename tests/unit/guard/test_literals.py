@@ -138,6 +138,35 @@ def test_comparisons_name_the_column_its_relations_and_the_values(
 
 
 @pytest.mark.parametrize(
+    ("sql", "key"),
+    [
+        ("SELECT details->>'channel' FROM claims", ("channel",)),
+        (
+            "SELECT c.details->'vehicle'->>'make', count(*) FROM claims c GROUP BY 1",
+            ("vehicle", "make"),
+        ),
+        (
+            "SELECT jsonb_extract_path_text(details, 'vehicle', 'make') FROM claims",
+            ("vehicle", "make"),
+        ),
+        (
+            "SELECT 1 FROM claims ORDER BY details #>> '{vehicle,model_year}'",
+            ("vehicle", "model_year"),
+        ),
+        ("SELECT details->>$$room$$ FROM claims", ("room",)),
+        ("SELECT 1 FROM claims WHERE details->>'room' = other_column", ("room",)),  # no literal
+    ],
+)
+def test_a_json_key_read_anywhere_is_noted(sql: str, key: tuple[str, ...]) -> None:
+    assert comparisons(sql) == (Comparison("details", ("claims",), "->>", (), key=key),)
+
+
+def test_a_key_compared_with_literals_is_noted_once() -> None:
+    [noted] = comparisons("SELECT 1 FROM claims WHERE upper(details->>'room') = 'KITCHEN'")
+    assert noted.operator == "="
+
+
+@pytest.mark.parametrize(
     "sql",
     [
         "SELECT 1 FROM claims WHERE claim_id = 5",  # integers are the cache's to swap

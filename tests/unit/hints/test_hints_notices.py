@@ -247,6 +247,17 @@ def test_not_in_a_subquery_of_a_nullable_column_is_noticed() -> None:
     assert answer_notices(check_sql(sql, GuardPolicy()), not_null) == []
 
 
+def test_a_misspelt_key_read_outside_a_comparison_is_noticed() -> None:
+    [notice] = notices("SELECT details->>'$.channel' AS channel, count(*) FROM claims GROUP BY 1")
+    assert "->> takes a key's name, not a JSON path like '$.channel'" in notice
+    assert "is NULL, on every row: did you mean details->>'channel'?" in notice
+    [notice] = notices("SELECT jsonb_extract_path_text(details, 'vehicle', 'Make') FROM claims")
+    assert "did you mean details->'vehicle'->>'make'?" in notice
+    # once, though read twice; an object that holds documented keys is a fine read
+    assert len(notices("SELECT details->>'Room' FROM claims ORDER BY details->>'Room'")) == 1
+    assert notices("SELECT details->>'vehicle', details->>'channel' FROM claims") == []
+
+
 def test_true_and_false_point_to_no_boolean_key() -> None:
     # 'true' is what ->> reads from every boolean key: it says nothing about the column meant
     [notice] = notices("SELECT 1 FROM policies WHERE status = 'true'")
