@@ -183,6 +183,8 @@ def _check_scope(scope: Scope, by_table: Mapping[str, set[str]]) -> None:
                 raise _refused(f"`{qualifier}.*` includes sensitive columns", [aliases[qualifier]])
             continue
         if not qualifier:  # the qualifier could not resolve it: whole row, or unknown name
+            if _output_name(node, scope):
+                continue  # ORDER BY count_alias: PostgreSQL reads the output column first
             if node.name in aliases or node.name in unresolved:
                 raise _refused(
                     f"`{node.name}` may refer to a sensitive column", sorted(set(aliases.values()))
@@ -195,6 +197,22 @@ def _check_scope(scope: Scope, by_table: Mapping[str, set[str]]) -> None:
         if node.name in by_table.get(key, ()):
             shown = f"{key.removeprefix(DEFAULT_SCHEMA + '.')}.{node.name}"
             raise _refused(f"column {shown} is sensitive", [key])
+
+
+def _output_name(node: exp.Column, scope: Scope) -> bool:
+    """`node` is a whole ORDER BY key naming an output column of `scope`'s SELECT, which
+    PostgreSQL reads as that column, not as an input one (``SELECT count(*) AS policyholders
+    FROM policyholders ORDER BY policyholders``; the qualifier writes ``ORDER BY 2`` so too).
+    Not within an expression: there the name is an input column again."""
+    ordered, select = node.parent, scope.expression
+    if not isinstance(ordered, exp.Ordered) or not isinstance(select, exp.Select):
+        return False
+    if ordered.parent is not select.args.get("order"):
+        return False
+    return any(
+        isinstance(output, exp.Alias) and output.alias == node.name
+        for output in select.expressions
+    )
 
 
 def _inner_scope_node(node: exp.Expr, scope: Scope) -> bool:

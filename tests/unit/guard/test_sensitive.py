@@ -49,6 +49,13 @@ REFUSED = [
     "SELECT p.policy_id FROM policies p JOIN policyholders h(x, y, z) USING (x)",
     # a star the qualifier cannot expand (unknown relation next to it)
     "SELECT * FROM unknown_t, policyholders",
+    # ORDER BY a table's name is its whole row, unless it is an output column's name alone
+    "SELECT city FROM policyholders ORDER BY policyholders",
+    "SELECT city, 1 AS policyholders FROM policyholders ORDER BY (policyholders)",
+    "SELECT city, 1 AS policyholders FROM policyholders ORDER BY policyholders || ''",
+    "SELECT city, 1 AS policyholders FROM policyholders GROUP BY policyholders",
+    "SELECT policyholders AS policyholders FROM policyholders ORDER BY policyholders",
+    "SELECT city, count(*) AS n FROM policyholders h GROUP BY city ORDER BY h",
 ]
 
 ALLOWED = [
@@ -62,6 +69,11 @@ ALLOWED = [
     "SELECT * FROM policies",
     "SELECT 1",
     "SELECT full_nam FROM policyholders",  # unknown column: PostgreSQL reports it
+    # an output column named like the table: ORDER BY reads the output column first
+    "SELECT city, count(*) AS policyholders FROM policyholders GROUP BY city "
+    "ORDER BY policyholders DESC LIMIT 10",
+    "SELECT city, count(*) AS policyholders FROM policyholders GROUP BY city ORDER BY 2 DESC",
+    "SELECT count(*) AS h FROM policyholders h ORDER BY h",
 ]
 
 
