@@ -160,7 +160,7 @@ class Domain:
         wanted = value.lower()
         if difflib.SequenceMatcher(None, wanted, best.lower()).ratio() >= 0.7:
             return best
-        if len(wanted) >= 3 and (wanted in best.lower() or best.lower() in wanted):
+        if min(len(wanted), len(best)) >= 3 and (wanted in best.lower() or best.lower() in wanted):
             return best
         words = [w for w in terms(value) if len(w) > 2]
         if words:

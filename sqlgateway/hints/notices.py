@@ -128,6 +128,8 @@ def _notice(comparison: Comparison, table: str, column: ColumnInfo, catalog: Cat
         return containment_notice(comparison, table, column)
     if comparison.operator == "not in select":
         return null_subquery_notice(comparison, table, column)
+    if comparison.operator in ("like", "ilike") and (stars := glob_notice(comparison, table)):
+        return stars
     if comparison.key:
         key = column.key(comparison.key)
         if key is None:
@@ -189,6 +191,21 @@ def unknown_key_notice(comparison: Comparison, table: str, column: ColumnInfo) -
         f"{subject(comparison, table)}: {_missing_key(wanted, meant, column)}, and ->> of a "
         f"key that is not there is NULL, {outcome}: did you mean {fix}? "
         f"(documented keys: {', '.join(key.name for key in column.keys[:12])})"
+    )
+
+
+def glob_notice(comparison: Comparison, table: str) -> str | None:
+    """A LIKE pattern written with another tool's wildcards, ``*`` for any characters: LIKE's
+    are ``%`` and ``_``, so ``'*fire*'`` matches the text ``*fire*`` only."""
+    pattern = comparison.values[0]
+    if "*" not in pattern or "%" in pattern:
+        return None
+    fixed = pattern.replace("*", "%")
+    operator = ("NOT " if comparison.negated else "") + comparison.operator.upper()
+    return (
+        f"{subject(comparison, table)} {operator} {quoted(pattern)}: LIKE's wildcards are % "
+        f"(any characters) and _ (one character), not *: write {subject(comparison)} "
+        f"{operator} {quoted(fixed)}"
     )
 
 

@@ -77,7 +77,10 @@ def test_the_strongest_source_wins() -> None:
         ("claims", "claim_number", "123", "CLM-0000123"),
         ("policies", "policy_number", "POL-42", "POL-0000042"),
         ("policyholders", "state", "ca", "CA"),
-        ("policyholders", "state", "Arizona", None),
+        ("policyholders", "state", "Arizona", "AZ"),  # its meaning: "Arizona"
+        ("policyholders", "state", "New York", "NY"),  # not 'OR', which 'new york' contains
+        ("claim_events", "event_type", "paid", "payment_issued"),
+        ("policyholders", "city", "Phoenix, AZ", "Phoenix"),
         ("policyholders", "city", "new york", "New York"),
         ("policyholders", "full_name", "EMILY WILLIAMS", "Emily Williams"),
     ],

@@ -258,6 +258,15 @@ def test_a_misspelt_key_read_outside_a_comparison_is_noticed() -> None:
     assert notices("SELECT details->>'vehicle', details->>'channel' FROM claims") == []
 
 
+def test_a_like_pattern_with_star_wildcards_names_percent() -> None:
+    [notice] = notices("SELECT count(*) FROM claims WHERE description LIKE '*fire*'")
+    assert notice == (
+        "claims.description LIKE '*fire*': LIKE's wildcards are % (any characters) and _ (one "
+        "character), not *: write description LIKE '%fire%'"
+    )
+    assert notices("SELECT 1 FROM claims WHERE description LIKE '%5*%'") == []  # a literal *
+
+
 def test_true_and_false_point_to_no_boolean_key() -> None:
     # 'true' is what ->> reads from every boolean key: it says nothing about the column meant
     [notice] = notices("SELECT 1 FROM policies WHERE status = 'true'")
