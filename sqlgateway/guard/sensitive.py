@@ -210,8 +210,7 @@ def _output_name(node: exp.Column, scope: Scope) -> bool:
     if ordered.parent is not select.args.get("order"):
         return False
     return any(
-        isinstance(output, exp.Alias) and output.alias == node.name
-        for output in select.expressions
+        isinstance(output, exp.Alias) and output.alias == node.name for output in select.expressions
     )
 
 
