@@ -34,6 +34,7 @@ from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_sta
 from sqlgateway.hints.failure import Failure
 from sqlgateway.hints.foreign import foreign_function_hint
 from sqlgateway.hints.lists import array_hint_in
+from sqlgateway.hints.notices import clock_conventions, reads_clock
 from sqlgateway.hints.postgres import postgres_hints
 from sqlgateway.hints.syntax import with_item_in
 
@@ -88,6 +89,7 @@ def hints_for(
         found = sniff(attempt.text, approve, postgres_sql=postgres_sql, cued=cued)
         if found is not None:
             hints.append(translation_hint(found))
+            hints.extend(_clock(approve(found.sql), catalog))
     if isinstance(error, RejectedError) and error.construct.startswith("function "):
         foreign = foreign_function_hint(error.construct.removeprefix("function ").split(".")[-1])
         if foreign is not None:
@@ -98,6 +100,15 @@ def hints_for(
         if unknown is not None:  # a WITH item of the query read as a table: no table list
             hints.append(item or table_hint(unknown, catalog))
     return list(dict.fromkeys(hint for hint in hints if hint))
+
+
+def _clock(verdict: Verdict | None, catalog: Catalog | None) -> list[str]:
+    """The schema docs' conventions about the clock, when the fix reads it (GETDATE() →
+    CURRENT_TIMESTAMP): a snapshot's "today" is not the server's, and the model should know
+    before it sends the fix, not after its empty answer."""
+    if verdict is None or catalog is None or not reads_clock(verdict):
+        return []
+    return clock_conventions(verdict.functions, catalog)
 
 
 def _try_dialects(error: GatewayError, attempt: Attempt) -> bool:

@@ -67,15 +67,15 @@ _CLOCK_WORDS = re.compile(
 def may_notice(verdict: Verdict) -> bool:
     """Whether an answer to `verdict` may carry a notice before it runs (cheap: most point
     lookups have nothing for the notices to look at)."""
-    return bool(verdict.comparisons or verdict.notes or verdict.omitted) or _reads_clock(verdict)
+    return bool(verdict.comparisons or verdict.notes or verdict.omitted) or reads_clock(verdict)
 
 
 def needs_catalog(verdict: Verdict) -> bool:
     """Whether the notices of `verdict` depend on the catalog."""
-    return bool(verdict.comparisons) or _reads_clock(verdict)
+    return bool(verdict.comparisons) or reads_clock(verdict)
 
 
-def _reads_clock(verdict: Verdict) -> bool:
+def reads_clock(verdict: Verdict) -> bool:
     """The query compares data with the clock (`SELECT now()` alone reads no table)."""
     return bool(verdict.tables) and not CLOCK_FUNCTIONS.isdisjoint(verdict.functions)
 
@@ -86,7 +86,7 @@ def answer_notices(verdict: Verdict, catalog: Catalog | None) -> list[str]:
     notices: list[str] = []
     if verdict.comparisons and catalog is not None:
         notices += comparison_notices(verdict.comparisons, catalog)
-    if catalog is not None and _reads_clock(verdict):
+    if catalog is not None and reads_clock(verdict):
         notices += clock_conventions(verdict.functions, catalog)
     notices += verdict.notes
     if verdict.omitted:

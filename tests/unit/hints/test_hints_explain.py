@@ -183,3 +183,14 @@ def test_a_missing_catalog_of_another_database_names_the_tables_once(relation: s
     assert said.startswith("the schema is not readable with SQL here: call getSchema"), said
     assert said.count("tables:") == 1 and said.count("claim_events") == 1, said
     assert "did you mean" not in said, said
+
+
+def test_a_translation_that_reads_the_clock_carries_the_conventions_about_it() -> None:
+    error, attempt = refused(
+        "SELECT count(*) FROM claims WHERE reported_at >= DATEADD(day, -30, GETDATE())"
+    )
+    said = hints_for(error, attempt, CATALOG, approve)
+    assert said[0].startswith('this reads as tsql SQL: resend the same text with "dialect": "tsql"')
+    assert said[1].startswith("CURRENT_TIMESTAMP reads the server's clock; conventions: Snapshot")
+    error, attempt = refused("SELECT TOP 5 claim_number FROM claims")  # no clock: no convention
+    assert not any("clock" in hint for hint in hints_for(error, attempt, CATALOG, approve))
