@@ -139,6 +139,37 @@ def to_postgres(sql: str, dialect: str, *, cache: bool = True) -> str:
     return ";\n".join(out)
 
 
+#: MySQL's TIMESTAMPDIFF units counted in seconds (whole units, truncated toward zero).
+_DIFF_SECONDS = {
+    "SECOND": 1,
+    "MINUTE": 60,
+    "HOUR": 3600,
+    "DAY": 86400,
+    "WEEK": 604800,
+}
+#: …and those counted in months, from age().
+_DIFF_MONTHS = {"MONTH": 1, "QUARTER": 3, "YEAR": 12}
+
+
+def _diff_sql(node: exp.TimestampDiff) -> str | None:
+    """MySQL's ``TIMESTAMPDIFF(unit, start, end)`` in PostgreSQL (sqlglot writes it back as
+    a TIMESTAMPDIFF PostgreSQL does not have): whole units, truncated toward zero."""
+    unit = node.args.get("unit")
+    name = unit.name.upper() if isinstance(unit, exp.Var | exp.Identifier) else ""
+    end, start = node.this, node.expression
+    if not isinstance(end, exp.Expr) or not isinstance(start, exp.Expr):
+        return None
+    later, earlier = end.sql(dialect="postgres"), start.sql(dialect="postgres")
+    if name in _DIFF_SECONDS:
+        span = f"CAST({later} AS TIMESTAMP) - CAST({earlier} AS TIMESTAMP)"
+        return f"TRUNC(EXTRACT(EPOCH FROM {span}) / {_DIFF_SECONDS[name]})"
+    if name in _DIFF_MONTHS:
+        age = f"AGE({later}, {earlier})"
+        months = f"(EXTRACT(YEAR FROM {age}) * 12 + EXTRACT(MONTH FROM {age}))"
+        return f"TRUNC({months} / {_DIFF_MONTHS[name]})"
+    return None
+
+
 def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     """`tree` (a copy, when something changes) with the habits sqlglot keeps rewritten."""
     rownum = [s for s in tree.find_all(exp.Select) if _rownum_limit(s) is not None]
@@ -151,7 +182,8 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     units = any(_trunc_unit(t, dialect) for t in tree.find_all(exp.DateTrunc))
     to_date = any(_iso_date_of_value(n) for n in tree.find_all(*_TO_DATE))
     by = any(not n.args.get("count") for n in tree.find_all(exp.ArgMax, exp.ArgMin))
-    if not (rownum or dual or plus or json or units or to_date or by):
+    diffs = dialect == "mysql" and any(_diff_sql(n) for n in tree.find_all(exp.TimestampDiff))
+    if not (rownum or dual or plus or json or units or to_date or by or diffs):
         return tree
     tree = tree.copy()
     for select in list(tree.find_all(exp.Select)):
@@ -174,6 +206,10 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     for node in list(tree.find_all(*_TO_DATE)):
         if _iso_date_of_value(node):
             node.replace(exp.Cast(this=node.this, to=exp.DataType.build("date")))
+    for diff in list(tree.find_all(exp.TimestampDiff)) if diffs else ():
+        written = _diff_sql(diff)
+        if written is not None:
+            diff.replace(sqlglot.parse_one(written, read="postgres"))
     for arg in list(tree.find_all(exp.ArgMax, exp.ArgMin)):
         if not arg.args.get("count"):
             arg.replace(_first_by(arg.this, arg.expression, last=isinstance(arg, exp.ArgMax)))

@@ -16,6 +16,19 @@ SOME = "claim_id <= 400"
 
 # (dialect, attempt, what its translation writes, PostgreSQL with the same rows)
 CASES = [
+    # MySQL's TIMESTAMPDIFF: whole units, truncated toward zero
+    ("mysql", f"SELECT claim_id, TIMESTAMPDIFF(DAY, reported_at, closed_at) FROM claims WHERE {SOME} ORDER BY claim_id",
+     "TRUNC(EXTRACT(EPOCH FROM CAST(closed_at AS TIMESTAMP) - CAST(reported_at AS TIMESTAMP)) / 86400)",
+     f"SELECT claim_id, trunc(extract(epoch FROM closed_at - reported_at) / 86400) FROM claims WHERE {SOME} ORDER BY claim_id"),
+    ("mysql", f"SELECT claim_id, TIMESTAMPDIFF(HOUR, closed_at, reported_at) FROM claims WHERE {SOME} ORDER BY claim_id",
+     "/ 3600)",
+     f"SELECT claim_id, trunc(extract(epoch FROM reported_at - closed_at) / 3600) FROM claims WHERE {SOME} ORDER BY claim_id"),
+    ("mysql", "SELECT policyholder_id, TIMESTAMPDIFF(YEAR, date_of_birth, DATE '2026-07-01') FROM policyholders WHERE policyholder_id <= 300 ORDER BY 1",
+     "AGE(CAST('2026-07-01' AS DATE), date_of_birth)",
+     "SELECT policyholder_id, date_part('year', age(date '2026-07-01', date_of_birth)) FROM policyholders WHERE policyholder_id <= 300 ORDER BY 1"),
+    ("mysql", "SELECT policy_id, TIMESTAMPDIFF(MONTH, start_date, end_date) FROM policies WHERE policy_id <= 300 ORDER BY 1",
+     "EXTRACT(MONTH FROM AGE(end_date, start_date))",
+     "SELECT policy_id, (date_part('year', age(end_date, start_date)) * 12 + date_part('month', age(end_date, start_date))) FROM policies WHERE policy_id <= 300 ORDER BY 1"),
     ("mysql", f"SELECT count(*) FROM claims WHERE JSON_EXTRACT(details, '$.injuries') = true AND {SOME}",
      "CAST(details ->> 'injuries' AS BOOLEAN) = TRUE",
      f"SELECT count(*) FROM claims WHERE (details->'injuries')::boolean AND {SOME}"),

@@ -41,7 +41,7 @@ def refused(sql: str) -> tuple[GuardError, Attempt]:
     [
         ("SELECT TOP 3 claim_id FROM claims", 'this reads as tsql SQL: resend the same text with "dialect": "tsql"'),
         ("SELECT ISNULL(amount_approved, 0) FROM claims", "this reads as tsql SQL"),
-        ("SELECT TIMESTAMPDIFF(DAY, reported_at, closed_at) FROM claims", "this reads as snowflake SQL"),
+        ("SELECT TIMESTAMPDIFF(DAY, reported_at, closed_at) FROM claims", "this reads as mysql SQL"),
         ("SELECT MONTHS_BETWEEN(closed_at, reported_at) FROM claims", "PostgreSQL has no months_between()"),
         ("SHOW TABLES", "the schema is not readable with SQL here: call getSchema"),
         ("SELECT 1; SELECT 2", "send one statement per call"),
