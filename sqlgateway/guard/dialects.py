@@ -170,6 +170,22 @@ def _diff_sql(node: exp.TimestampDiff) -> str | None:
     return None
 
 
+#: Oracle's clock, which counts days when a number is added to it (SYSDATE - 30).
+_ORACLE_NOW = (exp.CurrentTimestamp, exp.CurrentDate, exp.Systimestamp)
+
+
+def _plus_days(node: exp.Expr) -> bool:
+    """Oracle's ``SYSDATE - 30``: a number of days added to the clock, which PostgreSQL
+    writes with an interval (a timestamp minus an integer is an error there)."""
+    count = node.expression
+    return (
+        isinstance(node.this, _ORACLE_NOW)
+        and isinstance(count, exp.Literal)
+        and not count.is_string
+        and count.name.isdigit()
+    )
+
+
 def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     """`tree` (a copy, when something changes) with the habits sqlglot keeps rewritten."""
     rownum = [s for s in tree.find_all(exp.Select) if _rownum_limit(s) is not None]
@@ -183,7 +199,9 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     to_date = any(_iso_date_of_value(n) for n in tree.find_all(*_TO_DATE))
     by = any(not n.args.get("count") for n in tree.find_all(exp.ArgMax, exp.ArgMin))
     diffs = dialect == "mysql" and any(_diff_sql(n) for n in tree.find_all(exp.TimestampDiff))
-    if not (rownum or dual or plus or json or units or to_date or by or diffs):
+    days = dialect == "oracle" and any(_plus_days(n) for n in tree.find_all(exp.Add, exp.Sub))
+    stamps = dialect == "oracle" and tree.find(exp.Systimestamp) is not None
+    if not (rownum or dual or plus or json or units or to_date or by or diffs or days or stamps):
         return tree
     tree = tree.copy()
     for select in list(tree.find_all(exp.Select)):
@@ -206,6 +224,12 @@ def _habits(tree: exp.Expr, dialect: str) -> exp.Expr:
     for node in list(tree.find_all(*_TO_DATE)):
         if _iso_date_of_value(node):
             node.replace(exp.Cast(this=node.this, to=exp.DataType.build("date")))
+    for step in list(tree.find_all(exp.Add, exp.Sub)) if days else ():
+        if _plus_days(step):
+            days_text = exp.Literal.string(step.expression.name)
+            step.set("expression", exp.Interval(this=days_text, unit=exp.var("DAY")))
+    for stamp in list(tree.find_all(exp.Systimestamp)) if dialect == "oracle" else ():
+        stamp.replace(exp.CurrentTimestamp())  # sqlglot writes SYSTIMESTAMP() back
     for diff in list(tree.find_all(exp.TimestampDiff)) if diffs else ():
         written = _diff_sql(diff)
         if written is not None:

@@ -16,6 +16,10 @@ SOME = "claim_id <= 400"
 
 # (dialect, attempt, what its translation writes, PostgreSQL with the same rows)
 CASES = [
+    # Oracle's clock plus a number of days
+    ("oracle", "SELECT count(*) FROM claims WHERE reported_at >= SYSDATE - 365",
+     "CURRENT_TIMESTAMP - INTERVAL '365 DAY'",
+     "SELECT count(*) FROM claims WHERE reported_at >= now() - interval '365 days'"),
     # MySQL's TIMESTAMPDIFF: whole units, truncated toward zero
     ("mysql", f"SELECT claim_id, TIMESTAMPDIFF(DAY, reported_at, closed_at) FROM claims WHERE {SOME} ORDER BY claim_id",
      "TRUNC(EXTRACT(EPOCH FROM CAST(closed_at AS TIMESTAMP) - CAST(reported_at AS TIMESTAMP)) / 86400)",

@@ -43,6 +43,13 @@ def test_transpiles_to_postgres(dialect: str, sql: str, expected: str) -> None:
         ("oracle", "SELECT claim_id FROM claims WHERE ROWNUM = 2",
          "SELECT claim_id FROM claims WHERE ROWNUM = 2"),
         ("oracle", "SELECT SYSDATE FROM dual", "SELECT CURRENT_TIMESTAMP"),
+        ("oracle", "SELECT 1 FROM claims WHERE reported_at >= SYSDATE - 365 AND x < SYSTIMESTAMP + 1",
+         "SELECT 1 FROM claims WHERE reported_at >= CURRENT_TIMESTAMP - INTERVAL '365 DAY' "
+         "AND x < CURRENT_TIMESTAMP + INTERVAL '1 DAY'"),
+        ("mysql", "SELECT TIMESTAMPDIFF(WEEK, a, b) FROM t",
+         "SELECT TRUNC(EXTRACT(EPOCH FROM CAST(b AS TIMESTAMP) - CAST(a AS TIMESTAMP)) / 604800) FROM t"),
+        ("mysql", "SELECT TIMESTAMPDIFF(QUARTER, a, b) FROM t",
+         "SELECT TRUNC((EXTRACT(YEAR FROM AGE(b, a)) * 12 + EXTRACT(MONTH FROM AGE(b, a))) / 3) FROM t"),
         ("tsql", "SELECT 'CLM-' + claim_id, a + b, claim_number + '-' + status FROM claims",
          "SELECT 'CLM-' || claim_id, a + b, claim_number || '-' || status FROM claims"),
         ("tsql", "SELECT 'n=' + CAST(claim_id AS VARCHAR(10)) FROM claims",
