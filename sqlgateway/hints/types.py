@@ -289,12 +289,29 @@ def invalid_text(failure: Failure) -> list[str]:
                 return [
                     "-> gives json, which a string is not: use ->> for the last key to compare "
                     f"text, {access} = {node.expression.sql(dialect='postgres')}"
+                    + _key_values(failure, node.this, str(node.expression.this))
                 ]
     if kind.startswith(("json", "uuid")):
         return [
             f"the string is not valid {kind}: write JSON with double-quoted keys, '{{\"k\": 1}}'"
         ]
     return datetime(failure)
+
+
+def _key_values(failure: Failure, access: exp.Expr, value: str) -> str:
+    """`` (and 'online' is not one of its values: …)`` when the documented key `access` reads
+    has a domain without `value`."""
+    column, key = access.this, json_key(access)
+    if not isinstance(column, exp.Column) or key is None:
+        return ""
+    found = failure.column(column.name)
+    documented = found[1].key((key,)) if found is not None else None
+    domain = documented.domain if documented is not None else None
+    miss = domain.miss(value, "=") if domain is not None else None
+    if domain is None or miss is None:
+        return ""
+    meant = f"did you mean {quoted(miss.fix)}? " if miss.fix else ""
+    return f"; and {quoted(value)} is not one of its values: {meant}({key} is {domain.describe(value)})"
 
 
 def _enum_hint(failure: Failure, type_name: str, value: str) -> list[str]:

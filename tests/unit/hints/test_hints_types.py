@@ -114,3 +114,20 @@ def test_a_json_key_where_a_condition_belongs_names_the_cast() -> None:
         "42804", "argument of WHERE must be type boolean, not type text", "description",
     )  # fmt: skip
     assert plain.startswith("WHERE, HAVING and ON need a condition")
+
+
+def test_json_compared_with_a_string_names_arrows_and_the_key_s_values() -> None:
+    said = hints(
+        "SELECT COUNT(*) FROM claims WHERE details -> 'channel' = 'online'",
+        "22P02", 'invalid input syntax for type json', "'online'",
+    )  # fmt: skip
+    assert said.startswith(
+        "-> gives json, which a string is not: use ->> for the last key to compare text, "
+        "details->>'channel' = 'online'; and 'online' is not one of its values: "
+        "(channel is one of 'web', 'mobile_app', 'phone', 'agent')"
+    )
+    fine = hints(
+        "SELECT COUNT(*) FROM claims WHERE details -> 'channel' = 'web'",
+        "22P02", 'invalid input syntax for type json', "'web'",
+    )  # fmt: skip
+    assert fine.endswith("details->>'channel' = 'web'")
