@@ -10,9 +10,17 @@ import re
 
 from sqlglot import exp
 
-from sqlgateway.catalog.spelling import json_access, quoted, ranked_values, reformat
-from sqlgateway.catalog.suggest import json_path
+from sqlgateway.catalog.spelling import quoted, ranked_values, reformat
 from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
+from sqlgateway.hints.json_types import (
+    JSON_ACCESS,
+    SYMBOLS,
+    json_cast_to,
+    json_comparison,
+    json_key,
+    json_value_hint,
+    key_values,
+)
 from sqlgateway.hints.like import like_hint
 from sqlgateway.hints.lists import conditions_hint
 from sqlgateway.hints.notices import conventions_about
@@ -114,7 +122,7 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
         ]
     if op == "+" and (left in TEXT_TYPES or right in TEXT_TYPES):
         return ["|| concatenates strings in PostgreSQL, not +: 'CLM-' || claim_id"]
-    json = _json_comparison(failure, right)
+    json = json_comparison(failure, right)
     if json:
         return [json]
     if left in TEXT_TYPES and right in (*NUMBER_TYPES, "boolean"):
@@ -152,85 +160,10 @@ def _number_after(failure: Failure, op: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _json_comparison(failure: Failure, right: str) -> str | None:
-    tree = failure.tree
-    if tree is None:
-        return None
-    kinds = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
-    extracts = (
-        exp.JSONExtractScalar,
-        exp.JSONBExtractScalar,
-        exp.JSONExtract,
-        exp.JSONBExtract,
-    )
-    for node in tree.find_all(*kinds):
-        left = node.this
-        while isinstance(left, exp.Paren):
-            left = left.this
-        if isinstance(left, extracts):
-            nested = _nested_key(failure, left)
-            if nested is not None:
-                return nested
-            if isinstance(left, exp.JSONExtract | exp.JSONBExtract):
-                left = exp.JSONExtractScalar(this=left.this, expression=left.expression)
-            access = left.sql(dialect="postgres")
-            cast = "boolean" if right == "boolean" else "numeric" if right == "numeric" else "int"
-            operator = _SYMBOLS.get(type(node), "=")
-            value = node.expression.sql(dialect="postgres")
-            fix = f"({access})::{cast} {operator} {value}"
-            extra = ""
-            if right == "boolean":
-                column = left.this.sql(dialect="postgres")
-                key = left.expression.sql(dialect="postgres").strip("'")
-                extra = f", or test containment: {column} @> '{{\"{key}\": {value.lower()}}}'"
-            return f"->> gives text (-> gives json): cast it before comparing with a {right}: {fix}{extra}"
-    return None
-
-
-def json_key(access: exp.Expr) -> str | None:
-    """The key an ``->``/``->>`` access reads (sqlglot keeps it as a JSON path or a string)."""
-    key = access.args.get("expression")
-    if isinstance(key, exp.JSONPath):
-        steps = [step for step in key.expressions if isinstance(step, exp.JSONPathKey)]
-        return str(steps[-1].this) if steps else None
-    if isinstance(key, exp.Literal) and key.is_string:
-        return str(key.this)
-    return None
-
-
-def _nested_key(failure: Failure, access: exp.Expr) -> str | None:
-    """``model_year is a key of details' vehicle`` when a top-level access names a key that
-    the column's documented examples hold deeper down."""
-    column = access.this
-    key = json_key(access)
-    if not isinstance(column, exp.Column) or key is None:
-        return None
-    found = failure.column(column.name)
-    if found is None:
-        return None
-    path = json_path(key, found[1])
-    if path is None or len(path) < 2:
-        return None
-    return (
-        f"{key} is inside the {path[-2]} object of {column.name}: write "
-        f"{json_access(column.name, path)} (cast it, e.g. ::int, to compare with a number)"
-    )
-
-
-_SYMBOLS: dict[type[exp.Expr], str] = {
-    exp.EQ: "=",
-    exp.NEQ: "<>",
-    exp.GT: ">",
-    exp.GTE: ">=",
-    exp.LT: "<",
-    exp.LTE: "<=",
-}
-
-
 def _text_compared_with(failure: Failure, kind: str) -> list[str]:
     tree = failure.tree
     if tree is not None:
-        for node in tree.find_all(*_SYMBOLS):
+        for node in tree.find_all(*SYMBOLS):
             column, literal = node.this, node.expression
             if not isinstance(column, exp.Column):
                 column, literal = literal, column
@@ -289,29 +222,13 @@ def invalid_text(failure: Failure) -> list[str]:
                 return [
                     "-> gives json, which a string is not: use ->> for the last key to compare "
                     f"text, {access} = {node.expression.sql(dialect='postgres')}"
-                    + _key_values(failure, node.this, str(node.expression.this))
+                    + key_values(failure, node.this, str(node.expression.this))
                 ]
     if kind.startswith(("json", "uuid")):
         return [
             f"the string is not valid {kind}: write JSON with double-quoted keys, '{{\"k\": 1}}'"
         ]
     return datetime(failure)
-
-
-def _key_values(failure: Failure, access: exp.Expr, value: str) -> str:
-    """`` (and 'online' is not one of its values: …)`` when the documented key `access` reads
-    has a domain without `value`."""
-    column, key = access.this, json_key(access)
-    if not isinstance(column, exp.Column) or key is None:
-        return ""
-    found = failure.column(column.name)
-    documented = found[1].key((key,)) if found is not None else None
-    domain = documented.domain if documented is not None else None
-    miss = domain.miss(value, "=") if domain is not None else None
-    if domain is None or miss is None:
-        return ""
-    meant = f"did you mean {quoted(miss.fix)}? " if miss.fix else ""
-    return f"; and {quoted(value)} is not one of its values: {meant}({key} is {domain.describe(value)})"
 
 
 def _enum_hint(failure: Failure, type_name: str, value: str) -> list[str]:
@@ -337,9 +254,6 @@ def _enum_hint(failure: Failure, type_name: str, value: str) -> list[str]:
     return [hint]
 
 
-_JSON_ACCESS = (exp.JSONExtract, exp.JSONExtractScalar, exp.JSONBExtract, exp.JSONBExtractScalar)
-
-
 def _not_a_number(failure: Failure, kind: str, value: str) -> list[str]:
     tree = failure.tree
     if tree is not None:
@@ -350,14 +264,14 @@ def _not_a_number(failure: Failure, kind: str, value: str) -> list[str]:
             access = parent.parent if parent is not None else None
             while isinstance(access, exp.Paren):
                 access = access.parent
-            if isinstance(parent, exp.Cast) and isinstance(access, _JSON_ACCESS):
+            if isinstance(parent, exp.Cast) and isinstance(access, JSON_ACCESS):
                 column = access.this.sql(dialect="postgres")
                 cast = parent.to.sql(dialect="postgres").lower()
                 return [
                     f":: binds tighter than ->>, so {column}->>'{value}'::{cast} casts the key's "
                     f"name: put the access in parentheses, ({column}->>'{value}')::{cast}"
                 ]
-            if isinstance(parent, exp.Binary) and isinstance(access, _JSON_ACCESS):
+            if isinstance(parent, exp.Binary) and isinstance(access, JSON_ACCESS):
                 column = access.this.sql(dialect="postgres")
                 return [
                     f"-> and ->> bind more loosely than arithmetic: put the key access in "
@@ -370,39 +284,13 @@ def _not_a_number(failure: Failure, kind: str, value: str) -> list[str]:
                     f"{quoted(value)} is text where a number ({kind}) is expected: cast the "
                     f"other values to text, e.g. coalesce(x::text, {quoted(value)})"
                 ]
-        cast_key = _json_cast_to(tree, NUMBER_TYPES)
+        cast_key = json_cast_to(tree, NUMBER_TYPES)
         if cast_key is not None:
-            return [_json_value_hint(failure, cast_key, kind, value)]
+            return [json_value_hint(failure, cast_key, kind, value)]
     holder = _column_with_value(failure, value)
     if holder is not None:
         return [f"{quoted(value)} looks like a value of {holder}: compare that column instead"]
     return [f"{quoted(value)} is not a number ({kind}): write a plain number, without quotes"]
-
-
-def _json_cast_to(tree: exp.Expr, types: tuple[str, ...]) -> exp.Expr | None:
-    """The first ``(col->>'key')::type`` of the statement with `type` among `types`."""
-    for cast in tree.find_all(exp.Cast):
-        access = cast.this
-        while isinstance(access, exp.Paren):
-            access = access.this
-        wanted = cast.to.sql(dialect="postgres").lower() in (*types, "int", "bigint", "decimal")
-        if wanted and isinstance(access, exp.JSONExtractScalar | exp.JSONBExtractScalar):
-            return access
-    return None
-
-
-def _json_value_hint(failure: Failure, access: exp.Expr, kind: str, value: str) -> str:
-    """A JSON key cast to a number holds `value`, which is not one."""
-    shown = access.sql(dialect="postgres").replace(" ->> ", "->>").replace(" -> ", "->")
-    if value.lower() in ("true", "false"):
-        return (
-            f"{shown} holds JSON booleans ({quoted(value)}), not numbers: cast it to boolean, "
-            f"({shown})::boolean, or compare the text, {shown} = 'true'"
-        )
-    return (
-        f"{shown} is not a number on every row ({quoted(value)} is one value): cast only the "
-        f"numbers, e.g. CASE WHEN {shown} ~ '^-?[0-9.]+$' THEN ({shown})::{kind} END"
-    )
 
 
 def _column_with_value(failure: Failure, value: str) -> str | None:
