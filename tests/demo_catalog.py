@@ -5,10 +5,15 @@ integration tests check that the live catalog reads the same domains."""
 
 from __future__ import annotations
 
+import functools
+
 from sqlgateway.catalog.introspect import ForeignKey, LiveColumn, LiveTable
 from sqlgateway.catalog.model import Catalog, merge
 from sqlgateway.catalog.schema_docs import load_schema_docs
 from sqlgateway.demo.files import demo_docs_dir
+from sqlgateway.errors import QueryError
+from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.postgres import postgres_hints
 
 CLAIM_STATUS = ("submitted", "under_review", "approved", "denied", "paid", "closed", "reopened")
 
@@ -107,3 +112,20 @@ def demo_catalog() -> Catalog:
             )
         )
     return merge(docs, tuple(live))
+
+
+def refusal_hints(
+    sql: str, sqlstate: str, message: str, at: str | None = None, *tables: str
+) -> str:
+    """The hints (joined by " | ") of PostgreSQL's refusal of `sql` on the demo catalog: its
+    SQLSTATE and `message`, positioned at the text `at`, with `tables` read (claims)."""
+    catalog = _shared_catalog()
+    position = sql.index(at) + 1 if at is not None else None
+    error = QueryError(message, sqlstate=sqlstate, position=position)
+    read = [t for name in tables or ("claims",) if (t := catalog.find(name)) is not None]
+    return " | ".join(postgres_hints(Failure(error, sql, catalog, read)))
+
+
+@functools.cache
+def _shared_catalog() -> Catalog:
+    return demo_catalog()

@@ -22,6 +22,28 @@ NUMBER_TYPES = ("integer", "bigint", "smallint", "numeric", "double precision", 
 TEXT_TYPES = ("text", "character varying", "character", "unknown", "name")
 
 
+#: Comparison nodes and the operators they write.
+COMPARISONS: dict[type[exp.Expr], str] = {
+    exp.EQ: "=",
+    exp.NEQ: "<>",
+    exp.GT: ">",
+    exp.GTE: ">=",
+    exp.LT: "<",
+    exp.LTE: "<=",
+}
+
+
+def parse_again(sql: str) -> exp.Expr | None:
+    """`sql` as PostgreSQL's tree for a hint to read, when it is short enough (None when it
+    is not, or does not parse)."""
+    if len(sql) > MAX_PARSED_CHARS:
+        return None
+    try:
+        return sqlglot.parse_one(sql, read="postgres")
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+
+
 @dataclass
 class Failure:
     """What a rule knows about a statement PostgreSQL refused."""
@@ -41,11 +63,7 @@ class Failure:
     def tree(self) -> exp.Expr | None:
         if not self._parsed:
             self._parsed = True
-            if len(self.sql) <= MAX_PARSED_CHARS:
-                try:
-                    self._tree = sqlglot.parse_one(self.sql, read="postgres")
-                except (SqlglotError, RecursionError, ValueError):
-                    self._tree = None
+            self._tree = parse_again(self.sql)
         return self._tree
 
     def quoted_names(self) -> list[str]:

@@ -11,17 +11,7 @@ from sqlglot import exp
 
 from sqlgateway.catalog.spelling import json_access, quoted
 from sqlgateway.catalog.suggest import json_path
-from sqlgateway.hints.failure import Failure
-
-#: Comparison nodes and the operators they write.
-SYMBOLS: dict[type[exp.Expr], str] = {
-    exp.EQ: "=",
-    exp.NEQ: "<>",
-    exp.GT: ">",
-    exp.GTE: ">=",
-    exp.LT: "<",
-    exp.LTE: "<=",
-}
+from sqlgateway.hints.failure import COMPARISONS, Failure
 
 #: The four ways to read JSON: ->, ->>, #>, #>>.
 JSON_ACCESS = (exp.JSONExtract, exp.JSONExtractScalar, exp.JSONBExtract, exp.JSONBExtractScalar)
@@ -33,7 +23,7 @@ def json_comparison(failure: Failure, right: str) -> str | None:
     tree = failure.tree
     if tree is None:
         return None
-    for node in tree.find_all(*SYMBOLS):
+    for node in tree.find_all(*COMPARISONS):
         left = node.this
         while isinstance(left, exp.Paren):
             left = left.this
@@ -45,7 +35,7 @@ def json_comparison(failure: Failure, right: str) -> str | None:
                 left = exp.JSONExtractScalar(this=left.this, expression=left.expression)
             access = left.sql(dialect="postgres")
             cast = "boolean" if right == "boolean" else "numeric" if right == "numeric" else "int"
-            operator = SYMBOLS.get(type(node), "=")
+            operator = COMPARISONS.get(type(node), "=")
             value = node.expression.sql(dialect="postgres")
             fix = f"({access})::{cast} {operator} {value}"
             extra = ""

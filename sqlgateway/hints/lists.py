@@ -9,25 +9,14 @@ Pure; on the tree of the SQL that failed (hints/failure.py), on the error path o
 
 from __future__ import annotations
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
-from sqlgateway.hints.failure import MAX_PARSED_CHARS
+from sqlgateway.hints.failure import COMPARISONS, parse_again
 
 #: Most values written into a fix (the rest are the attempt's own, left out).
 MAX_SHOWN_VALUES = 6
 
-_SYMBOLS: dict[type[exp.Expr], str] = {
-    exp.EQ: "=",
-    exp.NEQ: "<>",
-    exp.GT: ">",
-    exp.GTE: ">=",
-    exp.LT: "<",
-    exp.LTE: "<=",
-    exp.Like: "LIKE",
-    exp.ILike: "ILIKE",
-}
+_SYMBOLS: dict[type[exp.Expr], str] = {**COMPARISONS, exp.Like: "LIKE", exp.ILike: "ILIKE"}
 _QUANTIFIERS = ("ANY", "SOME", "ALL")
 
 
@@ -65,13 +54,8 @@ def array_hint(tree: exp.Expr) -> str | None:
 
 def array_hint_in(sql: str) -> str | None:
     """`array_hint` for SQL the guard refused (``<> ALL('a', 'b')`` reads as a function)."""
-    if len(sql) > MAX_PARSED_CHARS:
-        return None
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except (SqlglotError, RecursionError, ValueError):
-        return None
-    return array_hint(tree)
+    tree = parse_again(sql)
+    return array_hint(tree) if tree is not None else None
 
 
 def _quantified_list(node: exp.Expr) -> tuple[str, list[exp.Expr]] | None:

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import re
 
-import sqlglot
 from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from sqlgateway.guard.literals import sources
-from sqlgateway.hints.failure import MAX_PARSED_CHARS, Failure
+from sqlgateway.hints.failure import Failure, parse_again
 from sqlgateway.hints.lists import array_hint
 
 #: Longest column list a hint spells out.
@@ -287,13 +285,8 @@ def with_item(failure: Failure, name: str) -> str | None:
 
 def with_item_in(sql: str, name: str) -> str | None:
     """`with_item_hint` for the text `sql` (parsed again, when short enough)."""
-    if len(sql) > MAX_PARSED_CHARS:
-        return None
-    try:
-        tree = sqlglot.parse_one(sql, read="postgres")
-    except (SqlglotError, RecursionError, ValueError):
-        return None
-    return with_item_hint(tree, name)
+    tree = parse_again(sql)
+    return with_item_hint(tree, name) if tree is not None else None
 
 
 def with_item_hint(tree: exp.Expr, name: str, *, itself: bool = False) -> str | None:

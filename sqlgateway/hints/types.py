@@ -11,10 +11,9 @@ import re
 from sqlglot import exp
 
 from sqlgateway.catalog.spelling import quoted, ranked_values, reformat
-from sqlgateway.hints.failure import NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
+from sqlgateway.hints.failure import COMPARISONS, NUMBER_TYPES, TEXT_TYPES, TIME_TYPES, Failure
 from sqlgateway.hints.json_types import (
     JSON_ACCESS,
-    SYMBOLS,
     json_cast_to,
     json_comparison,
     json_key,
@@ -163,7 +162,7 @@ def _number_after(failure: Failure, op: str) -> str | None:
 def _text_compared_with(failure: Failure, kind: str) -> list[str]:
     tree = failure.tree
     if tree is not None:
-        for node in tree.find_all(*SYMBOLS):
+        for node in tree.find_all(*COMPARISONS):
             column, literal = node.this, node.expression
             if not isinstance(column, exp.Column):
                 column, literal = literal, column

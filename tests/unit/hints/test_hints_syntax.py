@@ -7,19 +7,9 @@ from __future__ import annotations
 
 import pytest
 from demo_catalog import demo_catalog
-
-from sqlgateway.errors import QueryError
-from sqlgateway.hints.failure import Failure
-from sqlgateway.hints.postgres import postgres_hints
+from demo_catalog import refusal_hints as hints
 
 CATALOG = demo_catalog()
-
-
-def hints(sql: str, sqlstate: str, message: str, at: str | None, *tables: str) -> str:
-    position = sql.index(at) + 1 if at is not None else None
-    error = QueryError(message, sqlstate=sqlstate, position=position)
-    read = [t for name in tables or ("claims",) if (t := CATALOG.find(name)) is not None]
-    return " | ".join(postgres_hints(Failure(error, sql, CATALOG, read)))
 
 
 def near(token: str) -> str:

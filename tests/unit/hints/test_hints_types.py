@@ -4,20 +4,7 @@ PostgreSQL's messages as PostgreSQL 13–18 write them and the SQL that ran."""
 from __future__ import annotations
 
 import pytest
-from demo_catalog import demo_catalog
-
-from sqlgateway.errors import QueryError
-from sqlgateway.hints.failure import Failure
-from sqlgateway.hints.postgres import postgres_hints
-
-CATALOG = demo_catalog()
-
-
-def hints(sql: str, sqlstate: str, message: str, at: str | None, *tables: str) -> str:
-    position = sql.index(at) + 1 if at is not None else None
-    error = QueryError(message, sqlstate=sqlstate, position=position)
-    read = [t for name in tables or ("claims",) if (t := CATALOG.find(name)) is not None]
-    return " | ".join(postgres_hints(Failure(error, sql, CATALOG, read)))
+from demo_catalog import refusal_hints as hints
 
 
 @pytest.mark.parametrize(
