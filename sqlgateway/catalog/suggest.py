@@ -205,8 +205,10 @@ def table_hint(name: str, catalog: Catalog) -> str:
             f"{moved.shown_name}; "
             f"tables: {_list(names, MAX_LISTED_TABLES)}"
         )
-    guesses = [t.shown_name for t in table_guesses(bare, catalog)]
-    text = f"did you mean {_or(guesses)}? " if guesses else ""
+    found = table_guesses(bare, catalog)
+    guesses = [t.shown_name for t in found]
+    # the table meant's columns too: the model's column names were guessed with the table's
+    text = f"did you mean {_or(guesses)}? ({columns_line(found[0])}) " if found else ""
     return text + f"tables: {_list(names, MAX_LISTED_TABLES)}"
 
 
@@ -246,12 +248,14 @@ def column_hint(
         lines.insert(0 if best >= elsewhere_best(elsewhere) else len(lines), meant)
     if own and not json:
         lines.insert(0, own)
-    listed = [
-        f"{t.shown_name} has columns "
-        + _list([c.name for c in t.columns if not c.sensitive], MAX_LISTED_COLUMNS)
-        for t in tables[:3]
-    ]
+    listed = [columns_line(t) for t in tables[:3]]
     return " ".join([*lines, "; ".join(listed)]).strip()
+
+
+def columns_line(table: TableInfo) -> str:
+    """``claims has columns claim_id, …`` (never a sensitive one), bounded."""
+    shown = [c.name for c in table.columns if not c.sensitive]
+    return f"{table.shown_name} has columns {_list(shown, MAX_LISTED_COLUMNS)}"
 
 
 def _own_columns(parts: Sequence[str], table: TableInfo, catalog: Catalog) -> str | None:

@@ -42,6 +42,12 @@ def test_table_hint_names_the_closest_tables() -> None:
     hint = table_hint("claim", CATALOG)
     assert hint.startswith("did you mean claims")
     assert "tables: policyholders, adjusters" in hint
+    # the meant table's columns, so that guessed column names are fixed in the same attempt
+    customers = table_hint("customers", CATALOG)
+    assert customers.startswith(
+        "did you mean policyholders? (policyholders has columns policyholder_id, full_name"
+    )
+    assert "email" not in customers  # sensitive
 
 
 def test_column_hint_names_qualified_columns_and_lists_the_table() -> None:
