@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +28,13 @@ from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT, Dialect, to_postgres
 from sqlgateway.guard.sensitive import check_sensitive, reads_sensitive_table
 from sqlgateway.hints.explain import Attempt, hints_for
-from sqlgateway.hints.notices import answer_notices, joined, may_notice, needs_catalog
+from sqlgateway.hints.notices import (
+    answer_notices,
+    empty_answer_notice,
+    joined,
+    may_notice,
+    needs_catalog,
+)
 from sqlgateway.http.record import (
     OK,
     TRUNCATED,
@@ -151,11 +157,12 @@ def _verdict(services: Services, catalog: Catalog | None, sql: str) -> Verdict:
     return verdict
 
 
-async def _notice(services: Services, verdict: Verdict) -> str | None:
-    """The answer's notice before it runs (hints/notices.py): nothing to do, and no catalog
-    asked for, unless the verdict compares columns with strings or noted something."""
+async def _notice(services: Services, verdict: Verdict) -> Notices:
+    """The answer's notice before it runs, and what to add if it is empty
+    (hints/notices.py): nothing to do, and no catalog asked for, unless the verdict compares
+    columns with strings or noted something."""
     if not may_notice(verdict):
-        return None
+        return Notices()
     catalog = None
     if needs_catalog(verdict):
         try:
@@ -163,10 +170,19 @@ async def _notice(services: Services, verdict: Verdict) -> str | None:
         except GatewayError:
             catalog = None
     try:
-        return joined(answer_notices(verdict, catalog))
+        return Notices(
+            joined(answer_notices(verdict, catalog)), empty_answer_notice(verdict, catalog)
+        )
     except Exception:  # a notice is advice: a bug in one never costs the answer
         logger.exception("noting the answer failed; answering without a notice")
-        return None
+        return Notices()
+
+
+class Notices(NamedTuple):
+    """An answer's notice, and what it adds when the answer is empty."""
+
+    before: str | None = None
+    if_empty: str | None = None
 
 
 async def _explain(services: Services, error: GatewayError, attempt: Attempt) -> None:
@@ -202,7 +218,7 @@ def _plan(
     query: QueryRequest,
     record: RequestRecord,
     scope: DbScope,
-    notice: str | None,
+    notices: Notices,
     echo_sql: str | None = None,
 ) -> QueryPlan:
     return QueryPlan(
@@ -214,8 +230,9 @@ def _plan(
         scope=scope,
         comment=correlation_comment(record.request_id, record.actor),
         application_name=application_name(record.request_id),
-        notice=notice,
+        notice=notices.before,
         nulls_first=verdict.nulls_first,
+        if_empty=notices.if_empty,
     )
 
 

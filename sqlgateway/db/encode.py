@@ -237,6 +237,7 @@ class ResultEncoder:
         executed_sql: str | None = None,
         notice: str | None = None,
         nulls_first: tuple[int, str] | None = None,
+        if_empty: str | None = None,
     ) -> None:
         self._notice_text = _fitted(notice, max_chars // 4) if notice else None
         # the column sorted DESC with its NULLs first: said when the first row has one there
@@ -245,6 +246,10 @@ class ResultEncoder:
         if nulls_first is not None:
             self._nulls_note = NULLS_FIRST_NOTE.format(name=nulls_first[1][:64])
         nulls_room = len(orjson.dumps(self._nulls_note)) + 1 if nulls_first is not None else 0
+        # said when the answer is empty: no row, or one row of a single 0 (a count)
+        self._if_empty = _fitted(if_empty, max_chars // 8) if if_empty else None
+        self._first_alone: Any = None
+        nulls_room += len(orjson.dumps(self._if_empty)) + 1 if self._if_empty else 0
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
@@ -286,6 +291,8 @@ class ResultEncoder:
             self.overflow = True
             return False
         values = list(row)
+        if not self._count and len(values) == 1:
+            self._first_alone = values[0]
         if not self._count and self._nulls_first is not None:
             index = self._nulls_first[0]
             if index < len(values) and values[index] is None:
@@ -339,7 +346,15 @@ class ResultEncoder:
 
     def finish(self, elapsed_ms: float) -> EncodedResult:
         """The body. `notice` is the caller's notice, then the truncation notice, if any."""
-        parts = [self._notice_text, self._nulls_text, self._notice() if self.overflow else None]
+        alone = self._first_alone
+        zero = type(alone) is not bool and isinstance(alone, int | decimal.Decimal) and alone == 0
+        empty = self._count == 0 or (self._count == 1 and zero)
+        parts = [
+            self._notice_text,
+            self._nulls_text,
+            self._if_empty if empty else None,
+            self._notice() if self.overflow else None,
+        ]
         notice = " ".join(part for part in parts if part) or None
         suffix = (
             b'],"row_count":'

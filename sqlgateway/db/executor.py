@@ -94,6 +94,8 @@ class QueryPlan:
     notice: str | None = None
     #: (index, name) of the output column sorted DESC with its NULLs first (Verdict).
     nulls_first: tuple[int, str] | None = None
+    #: What the notice adds when the answer is empty (hints/notices.empty_answer_notice).
+    if_empty: str | None = None
 
 
 async def _init_connection(
@@ -363,6 +365,7 @@ class Database:
                 executed_sql=plan.echo_sql,
                 notice=plan.notice,
                 nulls_first=plan.nulls_first,
+                if_empty=plan.if_empty,
             )
             prefetch = how.caps.rows_per_batch(settings.cursor_prefetch_rows)
             if plan.max_rows is not None:

@@ -97,6 +97,35 @@ def answer_notices(verdict: Verdict, catalog: Catalog | None) -> list[str]:
     return notices
 
 
+def empty_answer_notice(verdict: Verdict, catalog: Catalog | None) -> str | None:
+    """What to say if the answer turns out empty (no row, or a count of 0): a case-sensitive
+    LIKE on free text (``description LIKE '%burst pipe%'`` where the text says "Burst pipe")
+    is the usual reason. Not for columns whose values are known (the domain notice says
+    before the query runs whether a value is like the pattern)."""
+    if catalog is None:
+        return None
+    for comparison in verdict.comparisons:
+        pattern = comparison.values[0] if comparison.values else ""
+        if comparison.operator != "like" or comparison.negated or comparison.applied:
+            continue
+        if not any(char.isalpha() for char in pattern):
+            continue
+        found = _column(comparison, catalog.columns_by_relation)
+        if found is None:
+            continue
+        table, column = found
+        held = column.key(comparison.key) if comparison.key else column
+        domain = held.domain if held is not None else None
+        if domain is not None and domain.values:
+            continue
+        return (
+            f"{subject(comparison, table)} LIKE {quoted(pattern)} found nothing, and LIKE is "
+            f"case-sensitive: if the text may be written in another case, write "
+            f"{subject(comparison)} ILIKE {quoted(pattern)}."
+        )
+    return None
+
+
 def omitted_notice(omitted: Sequence[str]) -> str:
     names = ", ".join(dict.fromkeys(omitted))
     return (

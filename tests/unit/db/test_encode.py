@@ -29,6 +29,7 @@ def encode(
     max_cell_chars: int = 1_000,
     has_order_by: bool = True,
     nulls_first: tuple[int, str] | None = None,
+    if_empty: str | None = None,
 ) -> dict[str, Any]:
     columns = [Column(f"c{i}", name) for i, (name, _) in enumerate(types)]
     converters = [converter_for(name, kind, max_cell_chars) for name, kind in types]
@@ -39,6 +40,7 @@ def encode(
         max_rows=max_rows,
         has_order_by=has_order_by,
         nulls_first=nulls_first,
+        if_empty=if_empty,
     )
     for row in rows:
         if not encoder.add(row):
@@ -162,6 +164,16 @@ def test_a_null_first_in_a_desc_sort_is_said_and_fits_the_budget() -> None:
     assert quiet["notice"] is None
     unasked = encode(rows[:2], types)
     assert unasked["notice"] is None
+
+
+def test_what_an_empty_answer_adds_is_said_only_when_it_is_empty() -> None:
+    said = "Try ILIKE."
+    assert encode([], [("int4", "scalar")], if_empty=said)["notice"] == said
+    assert encode([[0]], [("int8", "scalar")], if_empty=said)["notice"] == said  # count(*) = 0
+    assert encode([[3]], [("int8", "scalar")], if_empty=said)["notice"] is None
+    assert encode([[0], [1]], [("int4", "scalar")], if_empty=said)["notice"] is None
+    assert encode([[False]], [("bool", "scalar")], if_empty=said)["notice"] is None
+    assert encode([[0, 0]], [("int4", "scalar")] * 2, if_empty=said)["notice"] is None
 
 
 def test_max_rows_truncates_with_its_own_notice() -> None:

@@ -12,6 +12,7 @@ from sqlgateway.guard.literals import NULL_NOTE
 from sqlgateway.hints.notices import (
     MAX_NOTICE_CHARS,
     answer_notices,
+    empty_answer_notice,
     joined,
     needs_catalog,
 )
@@ -265,6 +266,30 @@ def test_a_like_pattern_with_star_wildcards_names_percent() -> None:
         "character), not *: write description LIKE '%fire%'"
     )
     assert notices("SELECT 1 FROM claims WHERE description LIKE '%5*%'") == []  # a literal *
+
+
+def test_an_empty_answer_to_a_case_sensitive_like_on_free_text_names_ilike() -> None:
+    def if_empty(sql: str) -> str | None:
+        return empty_answer_notice(check_sql(sql, GuardPolicy()), CATALOG)
+
+    assert if_empty("SELECT count(*) FROM claims WHERE description LIKE '%burst pipe%'") == (
+        "claims.description LIKE '%burst pipe%' found nothing, and LIKE is case-sensitive: if "
+        "the text may be written in another case, write description ILIKE '%burst pipe%'."
+    )
+    for sql in (
+        "SELECT 1 FROM claims WHERE description ILIKE '%pipe%'",  # already insensitive
+        "SELECT 1 FROM claims WHERE lower(description) LIKE '%pipe%'",
+        "SELECT 1 FROM claims WHERE description NOT LIKE '%pipe%'",
+        "SELECT 1 FROM claims WHERE description LIKE '%2025%'",  # no letters: no case
+        "SELECT 1 FROM claims WHERE loss_type LIKE 'Water%'",  # known values: noticed before
+    ):
+        assert if_empty(sql) is None, sql
+    assert (
+        empty_answer_notice(
+            check_sql("SELECT 1 FROM claims WHERE description LIKE 'a'", GuardPolicy()), None
+        )
+        is None
+    )
 
 
 def test_true_and_false_point_to_no_boolean_key() -> None:
