@@ -200,6 +200,7 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
         elif kind is exp.Parameter and policy.bind_parameters:
             check_parameter(node, policy.bind_parameters)
         elif kind is exp.Star:
+            check_star_modifiers(node)
             item = node.parent if isinstance(node.parent, exp.Column) else node
             if isinstance(item.parent, exp.Select) and item.arg_key == "expressions":
                 walk.stars.append(node)
@@ -212,6 +213,22 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
         else:
             raise refuse_node(node)
     return walk
+
+
+#: What other dialects write after ``*``: BigQuery's EXCEPT and REPLACE, DuckDB's and
+#: Snowflake's EXCLUDE and RENAME (sqlglot reads them even as PostgreSQL).
+_STAR_MODIFIERS = ("except_", "except", "replace", "rename")
+
+
+def check_star_modifiers(star: exp.Expr) -> None:
+    """``* EXCEPT (…)`` is not PostgreSQL: refused here, because the sensitive columns'
+    expansion of ``*`` would otherwise drop the EXCEPT and answer every column."""
+    if any(star.args.get(modifier) for modifier in _STAR_MODIFIERS):
+        raise RejectedError(
+            "SELECT * EXCEPT (…), EXCLUDE, REPLACE and RENAME are not PostgreSQL",
+            construct="star modifier",
+            hint="list the columns to keep (GET /schema?table=<name> lists them)",
+        )
 
 
 def _tree(sql: str, tokens: list[Token]) -> exp.Expr:

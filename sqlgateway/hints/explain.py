@@ -31,12 +31,12 @@ from sqlgateway.guard import Verdict
 from sqlgateway.guard.dialects import DEFAULT_DIALECT
 from sqlgateway.hints.dialects import search_hint, sniff, translation_hint
 from sqlgateway.hints.discovery import discovery_hint, is_discovery, several_statements_hint
-from sqlgateway.hints.failure import Failure
+from sqlgateway.hints.failure import Failure, parse_again
 from sqlgateway.hints.foreign import foreign_function_hint
 from sqlgateway.hints.lists import array_hint_in
 from sqlgateway.hints.notices import clock_conventions, reads_clock
 from sqlgateway.hints.postgres import postgres_hints
-from sqlgateway.hints.syntax import with_item_in
+from sqlgateway.hints.syntax import star_except, with_item_in
 
 #: SQLSTATEs of PostgreSQL errors another dialect's reading may explain.
 _DIALECT_STATES = frozenset({"42601", "42883", "42703", "42P01", "22P02", "42804", "42704"})
@@ -69,6 +69,10 @@ def hints_for(
         hints.append(discovery_hint(attempt.text, catalog))
     elif isinstance(error, RejectedError) and error.construct == "multiple statements":
         hints.append(several_statements_hint(attempt.text, approve))
+    elif isinstance(error, RejectedError) and error.construct == "star modifier":
+        tree = parse_again(attempt.sql)
+        listed = star_except(catalog, tree) if tree is not None else None
+        hints.extend([listed] if listed else [])
     elif isinstance(error, RejectedError) and error.construct == "USE":
         hints.append("the gateway serves one database: leave USE out and send the query alone")
     if isinstance(error, QueryError) and not discovered:  # PostgreSQL said why: its fix first

@@ -16,6 +16,7 @@ import re
 
 from sqlglot import exp
 
+from sqlgateway.catalog.model import Catalog
 from sqlgateway.guard.literals import sources
 from sqlgateway.hints.failure import Failure, parse_again
 from sqlgateway.hints.lists import array_hint
@@ -38,7 +39,7 @@ def syntax(failure: Failure) -> list[str]:
     found = (
         _rollup(tree)
         or _group_all(tree)
-        or _star_except(failure, tree)
+        or star_except(failure.catalog, tree)
         or _distinct_on(tree)
         or array_hint(tree)
         or _is_value(tree)
@@ -138,10 +139,9 @@ def _group_all(tree: exp.Expr) -> str | None:
 # -- SELECT * EXCEPT ----------------------------------------------------------------------------
 
 
-def _star_except(failure: Failure, tree: exp.Expr) -> str | None:
+def star_except(catalog: Catalog | None, tree: exp.Expr) -> str | None:
     """BigQuery's ``* EXCEPT (…)``, DuckDB's and Snowflake's ``* EXCLUDE (…)`` → the table's
     other columns, from the catalog (never a sensitive one)."""
-    catalog = failure.catalog
     for star in tree.find_all(exp.Star):
         left = star.args.get("except_") or star.args.get("except") or []
         select = star.find_ancestor(exp.Select)

@@ -99,3 +99,19 @@ def test_without_star_columns_nothing_changes() -> None:
     assert check_sql("SELECT * FROM policyholders", GuardPolicy()).sql == (
         "SELECT * FROM policyholders"
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * EXCEPT (city) FROM policyholders",  # written out, it dropped the EXCEPT
+        "SELECT h.* EXCEPT (city) FROM policyholders AS h",
+        "SELECT * EXCLUDE (product) FROM policies",
+        "SELECT * REPLACE (1 AS product) FROM policies",
+    ],
+)
+def test_other_dialects_star_modifiers_are_refused(sql: str) -> None:
+    for policy in (POLICY, GuardPolicy()):
+        with pytest.raises(RejectedError) as refused:
+            check_sql(sql, policy)
+        assert refused.value.construct == "star modifier"
