@@ -55,6 +55,7 @@ _SCREENED = frozenset(
         _NUMBER,
         _HEX_STRING,
         _BIT_STRING,
+        TokenType.DISTINCT,
     }
 )
 
@@ -125,6 +126,8 @@ def screen_tokens(tokens: list[Token], sql: str) -> list[Token]:
             )
         elif kind is _NUMBER or kind is _HEX_STRING or kind is _BIT_STRING:
             _check_number(token, tokens[index + 1] if index + 1 < len(tokens) else None, sql)
+        elif kind is TokenType.DISTINCT:
+            _check_distinct_on(tokens, index, sql)
         elif kind is _UNICODE_STRING or (index and _after_u(tokens[index - 1], token)):
             raise RejectedError(
                 "Unicode escapes (U&'…' or U&\"…\") are not allowed",
@@ -132,6 +135,28 @@ def screen_tokens(tokens: list[Token], sql: str) -> list[Token]:
                 hint="write the characters themselves instead of U& escapes",
             )
     return tokens
+
+
+def _check_distinct_on(tokens: list[Token], index: int, sql: str) -> None:
+    """``DISTINCT ON claim_id, …`` without parentheses is a syntax error in PostgreSQL, but
+    sqlglot reads the first name as the key and the rest as the select list, which changes
+    the answer's columns: refused as the error it is, with the attempt's own key."""
+    after = tokens[index + 1 : index + 3]
+    if len(after) < 2 or after[0].token_type is not TokenType.ON:
+        return
+    key = after[1]
+    if key.token_type is _L_PAREN:
+        return
+    end = next((t.start for t in tokens[index + 3 :] if t.token_type is TokenType.FROM), len(sql))
+    rest = sql[key.end + 1 : end].strip()
+    listed = f"{key.text}{rest}" if rest.startswith(",") else rest or key.text
+    raise syntax_error(
+        sql,
+        key.start,
+        "DISTINCT ON takes its expressions in parentheses",
+        hint=f"put the key in parentheses, before the select list: SELECT DISTINCT ON "
+        f"({key.text}) {listed} … ORDER BY {key.text}, … (the first row of each key)",
+    )
 
 
 def parse_tokens(tokens: list[Token], sql: str) -> exp.Expr:

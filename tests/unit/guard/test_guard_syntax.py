@@ -136,3 +136,17 @@ def test_check_sql_reports_token_errors_where_the_construct_opens(
     assert (error.line, error.column, error.position) == (1, column, column)
     assert what in error.message
     assert error.message.endswith("\n  " + " " * (column - 1) + "^")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT DISTINCT ON claim_id, event_type FROM claim_events",  # sqlglot: ON (claim_id)
+        "SELECT DISTINCT ON claim_id claim_id, event_type FROM claim_events",
+    ],
+)
+def test_distinct_on_without_parentheses_is_the_syntax_error_it_is(sql: str) -> None:
+    with pytest.raises(SQLSyntaxError) as refused:
+        check_sql(sql, GuardPolicy())
+    assert "SELECT DISTINCT ON (claim_id) claim_id, event_type" in (refused.value.hint or "")
+    assert check_sql("SELECT DISTINCT ON (a) a, b FROM t ORDER BY a", GuardPolicy())
