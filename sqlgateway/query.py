@@ -48,10 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["QueryRequest", "answer", "check_free_sql", "run_plan"]
 
-#: Statements up to this length are checked (and explained) on the event loop (typically
-#: < 0.5 ms); longer ones in a worker thread.
 logger = logging.getLogger(__name__)
 
+#: Statements up to this length are checked (and explained) on the event loop (typically
+#: < 0.5 ms); longer ones in a worker thread.
 GUARD_INLINE_MAX_CHARS = 2_000
 #: Longest executed SQL echoed in a response (`sql`); longer texts are clipped with a marker.
 MAX_ECHOED_SQL_CHARS = 4_000

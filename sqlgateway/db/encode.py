@@ -242,14 +242,13 @@ class ResultEncoder:
         self._notice_text = _fitted(notice, max_chars // 4) if notice else None
         # the column sorted DESC with its NULLs first: said when the first row has one there
         self._nulls_first = nulls_first
+        self._nulls_note = NULLS_FIRST_NOTE.format(name=nulls_first[1][:64]) if nulls_first else ""
         self._nulls_text: str | None = None
-        if nulls_first is not None:
-            self._nulls_note = NULLS_FIRST_NOTE.format(name=nulls_first[1][:64])
-        nulls_room = len(orjson.dumps(self._nulls_note)) + 1 if nulls_first is not None else 0
         # said when the answer is empty: no row, or one row of a single 0 (a count)
         self._if_empty = _fitted(if_empty, max_chars // 8) if if_empty else None
         self._first_alone: Any = None
-        nulls_room += len(orjson.dumps(self._if_empty)) + 1 if self._if_empty else 0
+        # room for what the rows may add to the notice
+        later_room = sum(len(orjson.dumps(t)) + 1 for t in (self._nulls_note, self._if_empty) if t)
         self._convert = [(i, c) for i, c in enumerate(converters) if c is not None]
         self._max_chars = max_chars
         self._max_rows = max_rows
@@ -268,7 +267,7 @@ class ResultEncoder:
         self._rows = bytearray()
         self._count = 0
         self._notice_room = len(orjson.dumps(self._notice_text)) + 1 if self._notice_text else 0
-        self._notice_room += nulls_room
+        self._notice_room += later_room
         self._used = len(self._prefix) + SUFFIX_RESERVE_CHARS + self._notice_room
         self.overflow = False  # a row was left out for lack of room or rows
         if self._used > max_chars:

@@ -159,3 +159,13 @@ def test_tablesample_methods_are_built_ins(sql: str, ok: bool) -> None:
         with pytest.raises(RejectedError) as caught:
             check_sql(sql, GuardPolicy())
         assert caught.value.construct.startswith("TABLESAMPLE ")
+
+
+def test_nodes_the_walk_notes_are_allowed_nodes() -> None:
+    # the walk notes these instead of looking them up in the allowlist: each must be on it,
+    # or noting one would let a node through that the allowlist refuses
+    from sqlgateway.guard.literals import COMPARISON_NODES, KEY_READS
+    from sqlgateway.guard.nodes import ALLOWED_NODES
+    from sqlgateway.guard.pitfalls import PITFALL_NODES
+
+    assert COMPARISON_NODES | KEY_READS | PITFALL_NODES <= ALLOWED_NODES
