@@ -165,7 +165,7 @@ class Catalog:
                 ]
                 for owner, holder in named:
                     domain = holder.domain
-                    if domain is None or domain.source == JSON_BOOLEAN.source:
+                    if domain is None or domain is JSON_BOOLEAN:
                         continue  # 'true' says nothing about which column was meant
                     for value in domain.values:
                         owners.setdefault(value.lower(), []).append(owner)

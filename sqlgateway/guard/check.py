@@ -94,6 +94,8 @@ class Walk:
     #: id of each exp.Table node that reads a relation → the relation's name
     relation_of: dict[int, str] = dataclasses.field(default_factory=dict)
     compared: list[tuple[exp.Expr, Found]] = dataclasses.field(default_factory=list)
+    #: ids of the comparison nodes in `compared` (their JSON operands are noted with them)
+    noted: set[int] = dataclasses.field(default_factory=set)
     stars: list[exp.Expr] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
 
@@ -191,10 +193,10 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
         elif kind in FUNCTION_NODES:
             name = check_function(node, policy)
             functions.add(name)
-            if name in PATH_TEXT and (read := read_key(node)) is not None:
+            if name in PATH_TEXT and (read := read_key(node, walk.noted)) is not None:
                 walk.compared.append((node, read))
         elif kind in KEY_READS:
-            read = read_key(node)
+            read = read_key(node, walk.noted)
             if read is not None:
                 walk.compared.append((node, read))
         elif kind is exp.Parameter and policy.bind_parameters:
@@ -208,6 +210,7 @@ def walk_tree(tree: exp.Expr, policy: GuardPolicy) -> Walk:
             found = compared(node)
             if found is not None:
                 walk.compared.append((node, found))
+                walk.noted.add(id(node))
             elif compares_with_null(node) and NULL_NOTE not in walk.notes:
                 walk.notes.append(NULL_NOTE)
         else:

@@ -18,7 +18,7 @@ matches midnight only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import NamedTuple
 
 from sqlglot import exp
@@ -147,10 +147,11 @@ def compared(node: exp.Expr) -> Found | None:
 KEY_READS: frozenset[type[exp.Expr]] = frozenset({exp.JSONExtractScalar, exp.JSONBExtractScalar})
 
 
-def read_key(node: exp.Expr) -> Found | None:
+def read_key(node: exp.Expr, noted: Collection[int]) -> Found | None:
     """``col->>'key'`` (or ``#>>``, ``jsonb_extract_path_text``) of a column, anywhere in the
     statement: the notice says when the key is a documented one misspelt, whose reads are
-    NULL on every row."""
+    NULL on every row. `noted`: the ids of the comparisons already noted (the walk meets a
+    comparison before its operands), which say it with what they then match."""
     target = _target(node)
     if target is None or not target.key:
         return None
@@ -159,8 +160,8 @@ def read_key(node: exp.Expr) -> Found | None:
         isinstance(outer, exp.Anonymous) and str(outer.this).lower() in _APPLIED
     ):
         outer = outer.parent
-    if outer is not None and type(outer) in COMPARISON_NODES and compared(outer) is not None:
-        return None  # compared with literals: the comparison is noted, key and all
+    if id(outer) in noted:
+        return None
     return target, "->>", (), False
 
 

@@ -3,8 +3,7 @@ them (pure; nothing changes what runs).
 
 - ``count(…) / count(…)`` divides integers, which truncates: a rate comes out 0;
 - ``last_value(x) OVER (… ORDER BY …)`` without a frame sees the rows up to the current one
-  only, so it returns the current row's x (``nth_value`` likewise).
-
+  only, so it returns the current row's x (``nth_value`` likewise);
 - ``ORDER BY total DESC`` puts the NULLs first (PostgreSQL's default): the top rows may have
   no total. Only the answer can tell (its first row): `desc_nulls_first` finds the column.
 
@@ -86,11 +85,8 @@ def desc_nulls_first(tree: exp.Expr, sql: str) -> tuple[int, str] | None:
     """(index, name) of the output column the outermost SELECT sorts on first with ``DESC``
     and PostgreSQL's default ``NULLS FIRST``; None when it sorts otherwise, says where NULLs
     go, or sorts on what is not an output column."""
-    order = tree.args.get("order") if isinstance(tree, exp.Select) else None
-    if not isinstance(order, exp.Order) or not order.expressions:
-        return None
-    first = order.expressions[0]
-    if not isinstance(first, exp.Ordered) or not first.args.get("desc"):
+    first = _first_ordered(tree) if isinstance(tree, exp.Select) else None
+    if first is None or not first.args.get("desc"):
         return None
     if _NULLS_WRITTEN.search(sql):
         return None  # the author chose
@@ -108,10 +104,16 @@ def desc_nulls_first(tree: exp.Expr, sql: str) -> tuple[int, str] | None:
 
 def sorts_by_position(tree: exp.Expr) -> bool:
     """The outermost ORDER BY's first key is a position (``ORDER BY 2 DESC``)."""
+    first = _first_ordered(tree)
+    key = first.this if first is not None else None
+    return isinstance(key, exp.Literal) and not key.is_string
+
+
+def _first_ordered(tree: exp.Expr) -> exp.Ordered | None:
+    """The first key of the outermost ORDER BY."""
     order = tree.args.get("order")
     first = order.expressions[0] if isinstance(order, exp.Order) and order.expressions else None
-    key = first.this if isinstance(first, exp.Ordered) else None
-    return isinstance(key, exp.Literal) and not key.is_string
+    return first if isinstance(first, exp.Ordered) else None
 
 
 def _shown(output: exp.Expr) -> str:

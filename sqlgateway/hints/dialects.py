@@ -186,7 +186,8 @@ _WORDS = re.compile(
 @dataclass(frozen=True, slots=True)
 class Translation:
     dialect: str
-    sql: str  # the PostgreSQL translation (which the guard approved)
+    sql: str  # the PostgreSQL translation
+    verdict: Verdict | None = None  # the guard's on `sql` (approved)
 
 
 def likely_dialects(text: str, *, cued: bool = False) -> list[str]:
@@ -243,7 +244,7 @@ def sniff(
             continue
         if same is not None and _tree(verdict.sql) == same:
             continue
-        return Translation(dialect, translated)
+        return Translation(dialect, translated, verdict)
     return None
 
 

@@ -93,7 +93,7 @@ def hints_for(
         found = sniff(attempt.text, approve, postgres_sql=postgres_sql, cued=cued)
         if found is not None:
             hints.append(translation_hint(found))
-            hints.extend(_clock(approve(found.sql), catalog))
+            hints.extend(_clock(found.verdict, catalog))
     if isinstance(error, RejectedError) and error.construct.startswith("function "):
         foreign = foreign_function_hint(error.construct.removeprefix("function ").split(".")[-1])
         if foreign is not None:

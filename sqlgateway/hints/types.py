@@ -107,7 +107,7 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
             f"compare an interval with an interval: {op} interval '{number} days', or count "
             "days with extract(epoch FROM a - b) / 86400"
         ]
-    if "interval" in (left, right) and "integer" in (left, right) and op in _COMPARING:
+    if "interval" in (left, right) and "integer" in (left, right) and op in COMPARISONS.values():
         written = re.search(r"\d+", _interval_after(failure) or "") if right == "interval" else None
         days = written.group(0) if written else "30"
         return [
@@ -129,9 +129,6 @@ def _operator_hint(failure: Failure, left: str, op: str, right: str) -> list[str
     if right in TEXT_TYPES and left in NUMBER_TYPES:
         return [f"cast one side so both are {left} (or both text), e.g. x::{left} or x::text"]
     return [f"cast one side so that {left} {op} {right} becomes one type, e.g. x::text"]
-
-
-_COMPARING = ("=", "<>", "!=", "<", "<=", ">", ">=")
 
 
 def _interval_after(failure: Failure) -> str | None:
